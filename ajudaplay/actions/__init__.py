@@ -1,0 +1,1 @@
+"""Mode-agnostic actions, each with its own argument schema (schemas/actions/NAME.json)."""

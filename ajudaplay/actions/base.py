@@ -1,0 +1,76 @@
+"""The action registry: name -> argument schema + function.
+
+Each action's argument schema is a JSON file in `ajudaplay/schemas/actions/`,
+so `ajudaplay schema playbook` publishes them and validation uses them. Action
+modules import nothing heavy at module level: `validate` must start fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ajudaplay.targets.base import Result, StepContext, Target
+
+
+@dataclass
+class ActionContext:
+    """What an action gets: the target, the step context, the variables and a renderer."""
+
+    target: Target
+    step: StepContext
+    vars: Mapping[str, Any]
+    render: Callable[[Any], Any]  # renders templates in a value with this target's variables
+
+
+ActionFn = Callable[[ActionContext, Any], "Result"]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    run: ActionFn
+    free_form: str | None = None  # `command: ls` means {free_form: "ls"}
+    controller: bool = False  # runs on the controller (debug, assert, http): no connection needed
+    description: str = ""
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        text = resources.files("ajudaplay.schemas.actions").joinpath(f"{self.name}.json").read_text()
+        schema: dict[str, Any] = json.loads(text)
+        return schema
+
+
+@dataclass
+class Registry:
+    """Actions by name. Tests build their own; `default_registry()` has the shipped set."""
+
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+
+    def register(self, spec: ActionSpec) -> None:
+        if spec.name in self.actions:
+            raise ValueError(f"action {spec.name!r} registered twice")
+        self.actions[spec.name] = spec
+
+    def get(self, name: str) -> ActionSpec | None:
+        return self.actions.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.actions)
+
+
+ACTION_MODULES = ("control", "host", "service")  # ajudaplay.actions.<module>.register(registry)
+
+
+def default_registry() -> Registry:
+    """The shipped actions; each module has `register(registry)`."""
+    import importlib
+
+    registry = Registry()
+    for module_name in ACTION_MODULES:
+        module = importlib.import_module(f"ajudaplay.actions.{module_name}")
+        module.register(registry)
+    return registry

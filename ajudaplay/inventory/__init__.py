@@ -1,0 +1,1 @@
+"""Environments: targets (host, compose, kubernetes), groups, variables and secrets."""

@@ -1,0 +1,1 @@
+"""Load YAML (keeping line/column marks) -> validate against the JSON Schema -> typed model."""
