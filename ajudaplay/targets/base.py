@@ -137,6 +137,9 @@ class Target:
     def acquire_lock(self, holder: LockHolder, ttl: float, wait: float) -> None:
         """Take the environment lock, waiting up to `wait` s; raises LockHeld."""
 
+    def renew_lock(self) -> None:
+        """Extend the lock this run holds; the engine calls it every ttl/3 while the run lasts."""
+
     def release_lock(self) -> None:
         """Release the lock if this process holds it; never raises for a missing lock."""
 
