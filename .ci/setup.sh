@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for ajudaplay: the Python venv with the
+# package, a Docker engine with the locally built test images, an sshd for SSH
+# tests, and the Kubernetes control plane binaries (built once, then cached).
+# Idempotent: a second run only checks. Usage: bash .ci/setup.sh [--no-kubernetes]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+with_kubernetes=1
+[ "${1:-}" = "--no-kubernetes" ] && with_kubernetes=0
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages"
+apt-get update -qq
+apt-get install -y -qq python3-venv >/dev/null
+
+step "Python environment (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+
+step "sshd for SSH tests"
+bash tests/infra/sshd/setup.sh
+
+step "Docker engine and test images"
+bash tests/infra/docker/setup.sh
+bash tests/infra/docker/build-images.sh
+
+if [ "$with_kubernetes" = 1 ]; then
+  step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd)"
+  bash tests/infra/k8s/build-controlplane.sh
+fi
