@@ -1,0 +1,386 @@
+"""The operator's view of a run: a line per task and target, then an Ansible-style recap.
+
+Only the CLI imports this module, so rich is imported here and nowhere in the
+engine. Plain lines (no ANSI codes) when the stream is not a terminal, NO_COLOR
+is set or color=False; a live status line of running targets on a terminal.
+Everything printed comes from an event: the engine already redacted it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ajudaplay.engine.events import (
+    Event,
+    Message,
+    PlayStarted,
+    RunFinished,
+    RunStarted,
+    TaskResult,
+    TaskStarted,
+)
+from ajudaplay.report.common import STAT_NAMES, Tally, human_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.live import Live
+    from rich.text import Text
+
+STATUS_STYLE = {
+    "ok": "green",
+    "changed": "yellow",
+    "failed": "bold red",
+    "unreachable": "bold red",
+    "skipped": "cyan",
+    "ignored": "cyan",
+    "rescued": "magenta",
+    "rolled_back": "bold white on red",
+}
+OUTCOME_STYLE = {"success": "bold green", "interrupted": "bold yellow"}
+HEADER_WIDTH = 80
+_COLUMN = re.compile(r"^(.*:\d+):\d+$")
+
+
+def want_color(stream: TextIO, color: bool | None) -> bool:
+    """Explicit flag first, then NO_COLOR (any value) / FORCE_COLOR, then: is it a TTY?"""
+    if color is not None:
+        return color
+    if "NO_COLOR" in os.environ:
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _isatty(stream)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _quiet_console_class() -> type[Console]:
+    """rich's Console, except a closed pipe raises BrokenPipeError instead of exiting.
+
+    rich's default exits the process and dup2()s /dev/null over stdout: a reader
+    closing `| head` must not abort a production rollout halfway.
+    """
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _Console
+
+
+def _header(title: str) -> str:
+    return f"{title} ".ljust(HEADER_WIDTH, "*")
+
+
+def _first_line_and_rest(text: str) -> tuple[str, list[str]]:
+    lines = text.strip("\n").splitlines() or [""]
+    return lines[0], lines[1:]
+
+
+class ConsoleReporter:
+    """The engine `Listener` for humans at a terminal (and for CI logs, without colour)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        verbosity: int = 0,
+        color: bool | None = None,
+        show_diff: bool = False,
+        live: bool | None = None,
+    ) -> None:
+        use_color = want_color(stream, color)
+        tty = _isatty(stream)
+        self._console: Console = _quiet_console_class()(
+            file=stream,
+            force_terminal=use_color or tty,  # a TTY keeps its live line even without colour
+            color_system=("auto" if tty else "standard") if use_color else None,
+            no_color=not use_color,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            soft_wrap=True,
+        )
+        self._verbosity = verbosity
+        self._show_diff = show_diff
+        self._use_live = tty and (live if live is not None else True)
+        self._live: Live | None = None
+        self._running: dict[str, str] = {}  # target -> task, for the live status line
+        self._snapshot: tuple[str, tuple[str, ...]] = ("", ())  # immutable copy for the refresher
+        self._task_since = time.monotonic()
+        self._lock = threading.RLock()
+        self._tally = Tally()
+        self._run: RunStarted | None = None
+        self._header_for: tuple[str, str] | None = None
+        self._failures: list[TaskResult] = []
+        self._broken = False
+
+    # Listener ------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        """Print what this event means for the operator; never raises on a closed stream."""
+        with self._lock:
+            if self._broken:
+                return
+            try:
+                self._dispatch(event)
+            except (OSError, ValueError):  # EPIPE (`| head`), closed stream
+                self._broken = True
+                self._stop_live()
+
+    def close(self) -> None:
+        """Stop the live status line (it must not outlive the run)."""
+        with self._lock:
+            self._stop_live()
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._run = event
+            if event.check:
+                self._print("CHECK MODE: nothing will be changed, changes shown are what would happen", "bold yellow")
+            if self._verbosity >= 1:
+                self._print(f"run {event.run_id}: {event.playbook} on {event.inventory} as {event.user}", "dim")
+        elif isinstance(event, PlayStarted):
+            self._print("")
+            self._print(_header(f"PLAY [{event.play}]"), "bold")
+            if self._verbosity >= 1:
+                self._print(f"targets: {', '.join(event.targets)}", "dim")
+            for target in event.targets:
+                self._tally.add_target(target)
+            self._header_for = None
+            self._running = {}
+        elif isinstance(event, TaskStarted):
+            self._task_header(event.play, event.task, event.location, event.handler)
+            self._running = {target: event.task for target in event.targets}
+            self._task_since = time.monotonic()
+            self._refresh_live()
+        elif isinstance(event, TaskResult):
+            self._tally.add(event)
+            if self._header_for != (event.play, event.task):
+                self._task_header(event.play, event.task, "", event.handler)
+            self._running.pop(event.target, None)
+            self._result(event)
+            self._refresh_live()
+        elif isinstance(event, Message):
+            self._message(event)
+        elif isinstance(event, RunFinished):
+            self._stop_live()
+            self._recap(event)
+
+    # lines ---------------------------------------------------------------------
+    def _print(self, text: str | Text, style: str = "") -> None:
+        from rich.text import Text
+
+        line = text if isinstance(text, Text) else Text(text, style=style)
+        self._console.print(line, soft_wrap=True)
+
+    def _task_header(self, play: str, task: str, location: str, handler: bool) -> None:
+        self._header_for = (play, task)
+        where = _COLUMN.sub(r"\1", location)
+        title = f"{'RUNNING HANDLER' if handler else 'TASK'} [{task}]" + (f" ({where})" if where else "")
+        self._print("")
+        self._print(_header(title), "bold")
+
+    def _result(self, event: TaskResult) -> None:
+        from rich.text import Text
+
+        result = event.result
+        status = event.status
+        if status == "failed" or status == "unreachable":
+            self._failures.append(event)
+        detail = ""
+        if status in ("failed", "unreachable", "ignored", "rescued", "skipped"):
+            detail = event.error or result.msg
+        elif status == "changed":
+            detail = result.diff_summary() or result.msg
+        elif self._verbosity >= 1:
+            detail = result.msg
+        first, rest = _first_line_and_rest(detail)
+        line = Text()
+        line.append(f"{status}: ", style=STATUS_STYLE.get(status, ""))
+        line.append(f"[{event.target}]", style=STATUS_STYLE.get(status, ""))
+        if event.item is not None:
+            line.append(f" (item={event.item})")
+        if first:
+            line.append(" " + first, style="red" if status in ("failed", "unreachable") else "")
+        if self._verbosity >= 1:
+            line.append(f" ({event.duration:.1f}s)", style="dim")
+        self._print(line)
+        for extra in rest:
+            self._print("    " + extra)
+        if result.rolled_back:
+            self._rolled_back(event)
+        for warning in result.warnings:
+            self._print(f"[WARNING]: [{event.target}] {warning}", "yellow")
+        failed = status in ("failed", "unreachable")
+        if failed:
+            self._tail(result.data.get("stderr"), 10, "stderr")
+        if self._show_diff:
+            self._diff(event)
+        if self._verbosity >= 1:
+            self._data(result.data, stderr_shown=failed)
+
+    def _rolled_back(self, event: TaskResult) -> None:
+        moves = "; ".join(
+            f"{r.service}: {r.before or '-'} -> {r.after or '-'}" for r in event.result.revisions
+        )
+        text = f"ROLLED BACK: [{event.target}] the change was undone" + (f" ({moves})" if moves else "")
+        self._print(text, STATUS_STYLE["rolled_back"])
+
+    def _diff(self, event: TaskResult) -> None:
+        for change in event.result.changes:
+            if not change.unified:
+                if event.status not in ("changed",):
+                    self._print(f"    {change.summary()}")
+                continue
+            if not change.unified.startswith("---"):
+                self._print(f"--- {change.what}", "bold")
+            for diff_line in change.unified.splitlines():
+                style = ""
+                if diff_line.startswith("+") and not diff_line.startswith("+++"):
+                    style = "green"
+                elif diff_line.startswith("-") and not diff_line.startswith("---"):
+                    style = "red"
+                elif diff_line.startswith("@@"):
+                    style = "cyan"
+                self._print(diff_line, style)
+
+    def _tail(self, value: Any, lines: int, label: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            return
+        shown = value.rstrip("\n").splitlines()
+        if len(shown) > lines and self._verbosity < 2:
+            self._print(f"    {label} (last {lines} of {len(shown)} lines):", "dim")
+            shown = shown[-lines:]
+        else:
+            self._print(f"    {label}:", "dim")
+        for line in shown:
+            self._print("      " + line)
+
+    def _data(self, data: dict[str, Any], stderr_shown: bool) -> None:
+        self._tail(data.get("stdout"), 20, "stdout")
+        if not stderr_shown:
+            self._tail(data.get("stderr"), 20, "stderr")
+        rest = {k: v for k, v in data.items() if k not in ("stdout", "stderr")}
+        if not rest:
+            return
+        text = json.dumps(rest, default=str, sort_keys=True, indent=2 if self._verbosity >= 2 else None)
+        if self._verbosity < 2 and len(text) > 300:
+            text = text[:300] + "... (-vv for all)"
+        for line in text.splitlines():
+            self._print("    " + line, "dim")
+
+    def _message(self, event: Message) -> None:
+        where = f"[{event.target}] " if event.target else ""
+        if event.level == "warning":
+            self._print(f"[WARNING]: {where}{event.text}", "yellow")
+        elif event.level == "info" and self._verbosity >= 1:
+            self._print(f"{where}{event.text}", "dim")
+        elif event.level == "debug" and self._verbosity >= 2:
+            self._print(f"debug: {where}{event.text}", "dim")
+
+    # recap ---------------------------------------------------------------------
+    def _recap(self, event: RunFinished) -> None:
+        from rich.text import Text
+
+        stats = self._tally.stats(event.stats)
+        self._print("")
+        self._print(_header("PLAY RECAP"), "bold")
+        width = max((len(target) for target in stats), default=0)
+        for target in sorted(stats):
+            counts = stats[target]
+            worst = (
+                "failed" if counts.get("failed") or counts.get("unreachable")
+                else "changed" if counts.get("changed") else "ok"
+            )
+            line = Text()
+            line.append(target.ljust(width), style=STATUS_STYLE[worst])
+            line.append(" :")
+            for index, name in enumerate(STAT_NAMES):
+                value = counts.get(name, 0)
+                cell = f"{name}={value}"
+                line.append("  " + (cell if index == len(STAT_NAMES) - 1 else cell.ljust(len(name) + 4)),
+                            style=STATUS_STYLE[name] if value else "")
+            self._print(line)
+        if self._failures:
+            self._print("")
+            for failed in self._failures:
+                reason, _ = _first_line_and_rest(failed.error or failed.result.msg)
+                suffix = " (rolled back)" if failed.result.rolled_back else ""
+                self._print(f"{failed.status}: [{failed.target}] {failed.task}: {reason}{suffix}", "red")
+        duration = ""
+        if self._run is not None:
+            duration = f" in {human_duration(max(0.0, event.finished_at - self._run.started_at))}"
+        self._print("")
+        summary = Text()
+        summary.append(f"run {event.run_id}: ")
+        summary.append(event.outcome, style=OUTCOME_STYLE.get(event.outcome, "bold red"))
+        summary.append(f" (exit {event.exit_code}){duration}")
+        self._print(summary)
+        if event.message:
+            self._print(event.message, OUTCOME_STYLE.get(event.outcome, "red"))
+        self._print(f"details: ajudaplay show {event.run_id}", "dim")
+
+    # live status line ------------------------------------------------------------
+    def _refresh_live(self) -> None:
+        self._snapshot = (next(iter(self._running.values()), ""), tuple(sorted(self._running)))
+        if not self._use_live:
+            return
+        if not self._running:
+            self._stop_live()
+            return
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                _RunningLine(self), console=self._console, transient=True, refresh_per_second=4
+            )
+            self._live.start()
+        else:
+            self._live.refresh()
+
+    def _stop_live(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            try:
+                live.stop()
+            except (OSError, ValueError):  # the terminal went away: nothing left to clear
+                self._broken = True
+
+    def status_text(self) -> str:
+        """'running [task] on a, b (3s)': read by the live line's refresh thread, lock-free."""
+        task, targets = self._snapshot
+        if not targets:
+            return ""
+        shown = ", ".join(targets[:5]) + (f" and {len(targets) - 5} more" if len(targets) > 5 else "")
+        return f"running [{task}] on {shown} ({time.monotonic() - self._task_since:.0f}s)"
+
+
+class _RunningLine:
+    """A spinner whose text is recomputed at every refresh, so the elapsed time moves."""
+
+    def __init__(self, reporter: ConsoleReporter) -> None:
+        from rich.spinner import Spinner
+
+        self._reporter = reporter
+        self._spinner = Spinner("dots", style="cyan")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
+        text = self._reporter.status_text()
+        if not text:
+            yield Text("")
+            return
+        self._spinner.update(text=Text(text, style="dim"))
+        yield self._spinner
