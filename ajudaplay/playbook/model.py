@@ -37,6 +37,7 @@ class Task:
     always: list[Task] = field(default_factory=list)
     listen: list[str] = field(default_factory=list)  # handlers: extra names to answer to
     check_mode: bool | None = None  # force check (True) or real run (False) for this task
+    keyword_marks: dict[str, Mark] = field(default_factory=dict)  # keyword (when, loop, ...) -> position of its value
 
     @property
     def is_block(self) -> bool:

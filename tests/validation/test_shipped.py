@@ -1,0 +1,57 @@
+"""The shipped action registry composes into a valid published schema, and validate works with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ajudaplay.actions.base import Registry, default_registry
+from ajudaplay.errors import InvalidInput
+from ajudaplay.playbook.loader import load_playbook
+from ajudaplay.playbook.schema import playbook_schema
+from ajudaplay.validation import validate_paths
+
+GOOD = Path(__file__).parent / "good"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Registry:
+    return default_registry()
+
+
+def test_every_shipped_action_schema_composes(shipped: Registry) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = playbook_schema(shipped)
+    Draft202012Validator.check_schema(schema)
+    for name in shipped.names():
+        assert f"action_{name}" in schema["$defs"], name
+
+
+def test_unknown_action_lists_shipped_actions(tmp_path: Path, shipped: Registry) -> None:
+    path = tmp_path / "pb.yml"
+    path.write_text("- hosts: all\n  tasks:\n    - depoy: {service: api, image: 'x:1'}\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_playbook(path, shipped)
+    (diagnostic,) = caught.value.diagnostics
+    assert str(diagnostic.mark).endswith("pb.yml:3:7")
+    assert diagnostic.message == "unknown action 'depoy'"
+    assert diagnostic.hint.startswith("did you mean 'deploy'? actions: ")
+
+
+def test_validate_folder_with_inventory(tmp_path: Path, shipped: Registry) -> None:
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "ok.yml").write_text(
+        "- hosts: api\n  tasks:\n    - debug: {msg: 'hello {{ target_name }}'}\n"
+    )
+    (tmp_path / "playbooks" / "bad.yaml").write_text("- hosts: nope\n  tasks: []\n")
+    (tmp_path / "playbooks" / "notes.yml").write_text("just: a mapping\n")
+    inventory = GOOD / "inventory" / "prod.yml"
+    found = validate_paths([tmp_path / "playbooks", inventory], shipped, inventory)
+    text = "\n".join(str(d) for d in found)
+    assert "bad.yaml:1:10: plays[0].hosts: unknown target or group 'nope'" in text
+    assert "notes.yml:1:1: expected a playbook (a list of plays) or an inventory" in text
+    assert "ok.yml" not in text
+    assert len(found) == 2
+    assert validate_paths([tmp_path / "missing"], shipped)[0].message.endswith("no such file or folder")
