@@ -1,0 +1,362 @@
+"""The `ajudaplay` command: argument parsing, wiring and exit codes, nothing else.
+
+gevent: pyinfra 3 is built on gevent, so `main()` calls
+``gevent.monkey.patch_all()`` once, first, but only for the commands that touch
+targets (`run`, `unlock`) and before the engine, pyinfra or the kubernetes
+client are imported. The blocking kubernetes client and urllib3 then cooperate
+through patched sockets, threads become greenlets, and the engine's bounded
+fan-out is a pool of greenlets. Never at import of a library module: API users
+and `validate`/`schema`/`history` (which must start in < 0.3 s) never pay for it.
+
+Exit codes are `ajudaplay.exitcodes.ExitCode`, documented in docs/user-guide.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence, TextIO
+
+from ajudaplay import __version__
+from ajudaplay.errors import AjudaplayError, Diagnostic, InvalidInput, JournalError
+from ajudaplay.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from ajudaplay.actions.base import Registry
+
+TARGET_COMMANDS = ("run", "unlock")
+RegistryFactory = Callable[[], "Registry"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with INVALID_INPUT (3), not argparse's 2 (which means FAILED here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.INVALID_INPUT), f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and flag; docs/user-guide.md documents each (a test checks)."""
+    parser = _Parser(prog="ajudaplay", description="Run operational procedures (YAML playbooks) "
+                     "against Kubernetes clusters and Docker Compose hosts.")
+    parser.add_argument("--version", action="version", version=f"ajudaplay {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a playbook against an environment")
+    run.add_argument("playbook", type=Path, help="playbook file")
+    run.add_argument("-i", "--inventory", required=True, metavar="ENV", help="environment name (inventory/ENV.yml) or file")
+    run.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                     help="key=value pairs, a JSON object, or @file (YAML/JSON); highest precedence")
+    run.add_argument("--check", action="store_true", help="dry run: report what would change, change nothing")
+    run.add_argument("--diff", action="store_true", help="show the differences each step makes")
+    run.add_argument("--limit", metavar="PATTERN", help="only these targets/groups (pattern)")
+    run.add_argument("--tags", action="append", default=[], metavar="TAGS", help="only tasks with these tags (comma separated)")
+    run.add_argument("--skip-tags", action="append", default=[], metavar="TAGS", help="skip tasks with these tags")
+    run.add_argument("--list-tasks", action="store_true", help="print the tasks that would run, run nothing")
+    run.add_argument("--list-targets", action="store_true", help="print the targets of each play, run nothing")
+    run.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: tracebacks)")
+    run.add_argument("--start-at-step", metavar="NAME", help="skip tasks until the one with this name")
+    run.add_argument("--forks", type=int, default=None, metavar="N", help="targets in parallel (default 20)")
+    run.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
+    run.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    _journal_args(run)
+    run.add_argument("--no-journal", action="store_true", help="do not record this run")
+
+    validate = sub.add_parser("validate", help="check playbooks/inventories without running anything")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    validate.add_argument("-i", "--inventory", metavar="ENV", help="also check host patterns against this environment")
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of playbooks or inventories")
+    schema.add_argument("kind", choices=("playbook", "inventory"))
+
+    history = sub.add_parser("history", help="list recent runs from the journal")
+    history.add_argument("--limit", type=int, default=20, metavar="N", help="how many runs (default 20)")
+    _journal_args(history)
+    history.add_argument("--output", choices=("console", "json"), default="console")
+
+    show = sub.add_parser("show", help="show one run from the journal")
+    show.add_argument("run", metavar="RUN", help="run id or unique prefix")
+    _journal_args(show)
+    show.add_argument("--output", choices=("console", "json"), default="console")
+
+    unlock = sub.add_parser("unlock", help="remove a stale environment lock on a target")
+    unlock.add_argument("-i", "--inventory", required=True, metavar="ENV")
+    unlock.add_argument("target", metavar="TARGET")
+    unlock.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def _journal_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", type=Path, metavar="PATH", help="journal file (default $AJUDAPLAY_JOURNAL or ~/.local/state/ajudaplay/journal.sqlite)")
+
+
+def main(argv: Sequence[str] | None = None, registry_factory: RegistryFactory | None = None) -> int:
+    """Entry point; returns the process exit code (see ExitCode)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return int(ExitCode.INVALID_INPUT)
+    if args.command in TARGET_COMMANDS:
+        patch_gevent()
+    verbosity = getattr(args, "verbose", 0)
+    try:
+        handler = COMMANDS[args.command]
+        return handler(args, registry_factory or _default_registry)
+    except InvalidInput as exc:
+        print_diagnostics(exc.diagnostics, sys.stderr)
+        return int(ExitCode.INVALID_INPUT)
+    except JournalError as exc:
+        print(f"ajudaplay: journal error: {exc}", file=sys.stderr)
+        return int(ExitCode.JOURNAL_ERROR)
+    except KeyboardInterrupt:
+        print("ajudaplay: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except AjudaplayError as exc:
+        print(f"ajudaplay: {exc}", file=sys.stderr)
+        return int(ExitCode.FAILED)
+    except Exception as exc:
+        if verbosity >= 2:
+            import traceback
+
+            traceback.print_exc()
+        print(f"ajudaplay: internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)", file=sys.stderr)
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def patch_gevent() -> None:
+    """`gevent.monkey.patch_all()`, with its plugin look-up scanned once instead of 25 times.
+
+    patch_all asks importlib.metadata for entry points once per patched module;
+    each call walks all of site-packages (measured ~1 s in total on a slow disk).
+    The cache lives only for the duration of the call.
+    """
+    import functools
+    from importlib import metadata
+
+    from gevent import monkey
+
+    original = metadata.entry_points
+    metadata.entry_points = functools.lru_cache(maxsize=None)(original)  # type: ignore[assignment]
+    try:
+        monkey.patch_all()
+    finally:
+        metadata.entry_points = original
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], stream: TextIO) -> None:
+    """`file:line:col: message` and its hint, one per problem."""
+    for diagnostic in diagnostics:
+        print(str(diagnostic), file=stream)
+    count = len(diagnostics)
+    print(f"ajudaplay: {count} problem{'s' if count != 1 else ''} found; nothing was changed", file=stream)
+
+
+def _default_registry() -> Registry:
+    from ajudaplay.actions.base import default_registry
+
+    return default_registry()
+
+
+# commands ---------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay run`: load, preflight, then run with the chosen listeners."""
+    from ajudaplay.engine.extravars import parse_extra_vars
+    from ajudaplay.engine.listing import list_targets, list_tasks
+    from ajudaplay.engine.options import RunOptions
+    from ajudaplay.engine.run import Runner
+
+    registry = registry_factory()
+    playbook, inventory = _load_inputs(args, registry)
+    extra = parse_extra_vars(list(args.extra_vars), Path.cwd())
+    options = RunOptions(
+        check=args.check,
+        diff=args.diff,
+        limit=args.limit,
+        tags=_split(args.tags),
+        skip_tags=_split(args.skip_tags),
+        start_at_step=args.start_at_step,
+        extra_vars=extra,
+        secret_extra_vars=set(extra) & set(inventory.secret_names),
+        lock_wait=args.lock_wait,
+        verbosity=args.verbose,
+    )
+    if args.forks is not None:
+        if args.forks < 1:
+            raise InvalidInput([Diagnostic(None, f"--forks must be at least 1, got {args.forks}")])
+        options.forks = args.forks
+    runner = Runner(playbook, inventory, registry, options, [])
+    listing = bool(args.list_targets or args.list_tasks)
+    runner.preflight(templates=not listing)
+    if listing:
+        lines = list_targets(playbook, runner.selections) if args.list_targets else []
+        lines += list_tasks(playbook, options) if args.list_tasks else []
+        print("\n".join(lines))
+        return int(ExitCode.OK)
+    listeners, closers = _listeners(args)
+    runner.rc.bus.listeners.extend(listeners)
+    try:
+        summary = runner.run()
+    finally:
+        for close in closers:
+            close()
+    return summary.exit_code
+
+
+def _split(values: list[str]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _load_inputs(args: argparse.Namespace, registry: Registry) -> tuple[Any, Any]:
+    """Playbook and inventory, with the problems of both reported together."""
+    from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
+    from ajudaplay.playbook.loader import load_playbook
+
+    problems: list[Diagnostic] = []
+    playbook = inventory = None
+    if not args.playbook.is_file():
+        problems.append(Diagnostic(None, f"playbook {str(args.playbook)!r} does not exist", "give the path to a .yml file"))
+    else:
+        try:
+            playbook = load_playbook(args.playbook, registry)
+        except InvalidInput as exc:
+            problems.extend(exc.diagnostics)
+    try:
+        inventory = load_inventory(resolve_inventory_arg(args.inventory, Path.cwd()))
+    except InvalidInput as exc:
+        problems.extend(exc.diagnostics)
+    if problems:
+        raise InvalidInput(problems)
+    return playbook, inventory
+
+
+def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], None]]]:
+    """Console or JSON Lines, JUnit, journal; opened before the run so failures come first."""
+    listeners: list[Any] = []
+    closers: list[Callable[[], None]] = []
+    if not args.no_journal:
+        journal = _open_journal(args.journal)
+        listeners.append(journal.listener())
+        closers.append(journal.close)
+    if args.output == "json":
+        from ajudaplay.report.jsonl import JsonLinesReporter
+
+        listeners.append(JsonLinesReporter(sys.stdout))
+    else:
+        from ajudaplay.report.console import ConsoleReporter
+
+        listeners.append(ConsoleReporter(sys.stdout, verbosity=args.verbose, show_diff=args.diff))
+    if args.junit:
+        from ajudaplay.report.junit import JUnitReporter
+
+        listeners.append(JUnitReporter(args.junit))
+    return listeners, closers
+
+
+def cmd_validate(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    from ajudaplay.inventory.loader import resolve_inventory_arg
+    from ajudaplay.validation import validate_paths
+
+    inventory = resolve_inventory_arg(args.inventory, Path.cwd()) if args.inventory else None
+    diagnostics = validate_paths(list(args.paths), registry_factory(), inventory)
+    if diagnostics:
+        raise InvalidInput(diagnostics)
+    print(f"ok: {', '.join(str(p) for p in args.paths)}")
+    return int(ExitCode.OK)
+
+
+def cmd_schema(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    from ajudaplay.playbook.schema import inventory_schema, playbook_schema
+
+    schema = playbook_schema(registry_factory()) if args.kind == "playbook" else inventory_schema()
+    json.dump(schema, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+    return int(ExitCode.OK)
+
+
+def _open_journal(path: Path | None) -> Any:
+    from ajudaplay.journal import Journal, default_path
+
+    return Journal.open(path or default_path())
+
+
+def cmd_history(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    from ajudaplay.report.history import print_runs
+
+    journal = _open_journal(args.journal)
+    try:
+        print_runs(journal.runs(args.limit), sys.stdout, as_json=args.output == "json")
+    finally:
+        journal.close()
+    return int(ExitCode.OK)
+
+
+def cmd_show(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    from ajudaplay.report.history import print_run
+
+    journal = _open_journal(args.journal)
+    try:
+        detail = journal.run(args.run)
+        if detail is None:
+            raise InvalidInput([Diagnostic(None, f"no run {args.run!r} in the journal (or the prefix is ambiguous)",
+                                           "`ajudaplay history` lists the recent runs")])
+        print_run(detail, sys.stdout, as_json=args.output == "json")
+    finally:
+        journal.close()
+    return int(ExitCode.OK)
+
+
+def cmd_unlock(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay unlock -i ENV TARGET`: remove a (stale) lock, whoever holds it."""
+    import difflib
+
+    from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
+    from ajudaplay.targets.factory import make_target
+
+    inventory = load_inventory(resolve_inventory_arg(args.inventory, Path.cwd()))
+    spec = inventory.targets.get(args.target)
+    if spec is None:
+        close = difflib.get_close_matches(args.target, list(inventory.targets), n=1)
+        raise InvalidInput([Diagnostic(None, f"no target {args.target!r} in {inventory.path}",
+                                       f"did you mean {close[0]!r}?" if close else
+                                       f"targets: {', '.join(sorted(inventory.targets))}")])
+    target = make_target(spec)
+    try:
+        target.open()
+        info = target.read_lock()
+        if info is None:
+            print(f"{args.target}: no lock held")
+            return int(ExitCode.OK)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput([Diagnostic(None, f"{args.target} is locked by {info.describe()}",
+                                               "pass --yes to remove it without asking")])
+            answer = input(f"{args.target} is locked by {info.describe()}. Remove the lock? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("lock kept")
+                return int(ExitCode.OK)
+        removed = target.force_unlock()
+        print(f"{args.target}: removed lock held by {(removed or info).describe()}")
+        return int(ExitCode.OK)
+    finally:
+        target.close()
+
+
+COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = MappingProxyType({
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "history": cmd_history,
+    "show": cmd_show,
+    "unlock": cmd_unlock,
+})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Walk a task list in lockstep over targets: each task on all live targets, then the next.
+
+Blocks follow Ansible: a failure inside `block` sends that target to `rescue`;
+a successful rescue clears the failure (counted `rescued`); `always` runs for
+every target that entered the block, failed or not, and nesting works.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Sequence
+
+from ajudaplay.engine.events import TaskResult, TaskStarted
+from ajudaplay.engine.fanout import fan_out
+from ajudaplay.engine.selection import tag_selected
+from ajudaplay.engine.step import Scope, run_step
+from ajudaplay.errors import Interrupted
+from ajudaplay.targets.base import Result
+
+if TYPE_CHECKING:
+    from ajudaplay.engine.state import RunContext, TargetState
+    from ajudaplay.playbook.model import Play, Task
+
+
+def run_tasks(
+    rc: RunContext, play: Play, tasks: Sequence[Task], targets: Sequence[TargetState], scope: Scope, handler: bool = False
+) -> None:
+    """Run `tasks` in order; each on the targets of `targets` that are still alive."""
+    for task in tasks:
+        rc.check_interrupt()
+        alive = [ts for ts in targets if ts.alive]
+        if not alive:
+            return
+        if task.is_block:
+            run_block(rc, play, task, alive, scope, handler)
+            continue
+        if not handler:
+            if not tag_selected(scope.tags | set(task.tags), rc.options.tags, rc.options.skip_tags):
+                continue
+            if rc.start_pending is not None:
+                if task.name != rc.start_pending:
+                    continue
+                rc.start_pending = None
+        run_task_on(rc, play, task, alive, scope, handler)
+
+
+def run_block(
+    rc: RunContext, play: Play, block: Task, targets: Sequence[TargetState], scope: Scope, handler: bool = False
+) -> None:
+    """block, then rescue for the targets that failed in it, then always for all who entered."""
+    inner = scope.enter(block)
+    entered = list(targets)
+    failed_before = {ts.name: ts.counters.failed for ts in entered}
+    try:
+        run_tasks(rc, play, block.block or [], entered, inner, handler)
+        failed_now = [ts for ts in entered if ts.failed and not ts.unreachable and ts.lock_held is None]
+        if block.rescue and failed_now:
+            for ts in failed_now:
+                ts.failed = False
+            run_tasks(rc, play, block.rescue, failed_now, inner, handler)
+            for ts in failed_now:
+                if not ts.failed:  # rescued: the block's failures no longer count
+                    ts.counters.failed = failed_before[ts.name]
+                    ts.counters.rescued += 1
+    finally:
+        if block.always and not rc.interrupted.is_set():
+            _run_always(rc, play, block, entered, inner, handler)
+
+
+def _run_always(
+    rc: RunContext, play: Play, block: Task, entered: list[TargetState], scope: Scope, handler: bool
+) -> None:
+    participants = [ts for ts in entered if not ts.unreachable and not ts.stopped and ts.lock_held is None]
+    saved = {ts.name: ts.failed for ts in participants}
+    for ts in participants:
+        ts.failed = False
+    try:
+        run_tasks(rc, play, block.always, participants, scope, handler)
+    finally:
+        for ts in participants:
+            ts.failed = ts.failed or saved[ts.name]
+
+
+def run_task_on(
+    rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope, handler: bool = False
+) -> None:
+    """Emit TaskStarted, run the task on every target in parallel (bounded), wait for all."""
+    rc.bus.emit(
+        TaskStarted(
+            run_id=rc.run_id,
+            play=play.name,
+            task=task.name,
+            location=str(task.mark),
+            targets=[ts.name for ts in targets],
+            handler=handler,
+        )
+    )
+    finished = fan_out(
+        list(targets),
+        lambda ts: _step_once(rc, play, task, ts, scope, handler),
+        rc.options.forks,
+        rc.interrupted,
+        rc.abort,
+        rc.options.interrupt_grace,
+    )
+    if not finished:
+        for ts in targets:
+            ts.stopped = True
+        raise Interrupted("interrupted while steps were running")
+
+
+def _step_once(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, handler: bool) -> None:
+    try:
+        run_step(rc, play, task, ts, scope, handler)
+    except BaseException as exc:  # never lose a worker silently
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        ts.failed = True
+        ts.counters.failed += 1
+        rc.bus.emit(
+            TaskResult(
+                rc.run_id, play.name, task.name, ts.name, "failed", Result(failed=True, msg=message),
+                0.0, time.time(), handler=handler, error=message,
+            )
+        )

@@ -1,0 +1,246 @@
+"""One run: preflight, targets, plays in order, signals, locks released on every exit path.
+
+Exit code rule (docs/user-guide.md, "Exit codes"), worst first:
+130 interrupted > 2 a step failed / a target unreachable / a play stopped by
+max_fail_percentage > 4 a target's lock was held (and nothing else failed)
+> 5 a listener (the journal) could not write > 0.
+"""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from ajudaplay.engine.bus import EventBus
+from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
+from ajudaplay.engine.fanout import fan_out
+from ajudaplay.engine.options import RunOptions
+from ajudaplay.engine.play import run_play
+from ajudaplay.engine.preflight import preflight
+from ajudaplay.engine.state import RunContext, TargetState
+from ajudaplay.errors import AjudaplayError, Interrupted, JournalError
+from ajudaplay.exitcodes import ExitCode
+from ajudaplay.redaction import Redactor
+from ajudaplay.targets.base import LockHolder
+
+if TYPE_CHECKING:
+    from ajudaplay.actions.base import Registry
+    from ajudaplay.inventory.model import Inventory, TargetSpec
+    from ajudaplay.playbook.model import Playbook
+    from ajudaplay.targets.base import Target
+    from ajudaplay.templating import Templar
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the caller (the CLI) needs after a run."""
+
+    run_id: str
+    exit_code: int
+    outcome: Outcome
+    message: str
+
+
+def new_run_id() -> str:
+    """A unique run id whose first characters already tell runs apart (`show` takes a prefix)."""
+    return uuid.uuid4().hex[:16]
+
+
+class Runner:
+    """Executes a playbook against an inventory and reports through listeners."""
+
+    def __init__(
+        self,
+        playbook: Playbook,
+        inventory: Inventory,
+        registry: Registry,
+        options: RunOptions | None = None,
+        listeners: Iterable[Listener] = (),
+        make_target: Callable[[TargetSpec], Target] | None = None,
+        templar: Templar | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        from ajudaplay.templating import Templar as _Templar
+
+        if make_target is None:
+            from ajudaplay.targets.factory import make_target as _make_target
+
+            make_target = _make_target
+        self.options = options or RunOptions()
+        redactor = Redactor(list(inventory.secret_values))
+        for name in self.options.secret_extra_vars:
+            if name in self.options.extra_vars:
+                redactor.add(self.options.extra_vars[name])
+        user = self.options.user or _login()
+        self.rc = RunContext(
+            run_id=run_id or new_run_id(),
+            playbook=playbook,
+            inventory=inventory,
+            registry=registry,
+            options=self.options,
+            templar=templar or _Templar(),
+            bus=EventBus(listeners, redactor),
+            holder=LockHolder(user=user, hostname=socket.gethostname(), run_id=""),
+            make_target=make_target,
+        )
+        self.rc.holder = LockHolder(user=user, hostname=self.rc.holder.hostname, run_id=self.rc.run_id)
+        self.selections: list[list[str]] = []
+        self._checked = False
+
+    def preflight(self, templates: bool = True) -> None:
+        """Check patterns, --limit and every template before anything runs; raises InvalidInput."""
+        self.selections = preflight(self.rc, templates)
+        self._checked = templates
+
+    def run(self) -> RunSummary:
+        """Run every play; always emits RunFinished and releases every lock."""
+        if not self._checked:
+            self.preflight()
+        rc = self.rc
+        rc.start_pending = self.options.start_at_step
+        rc.bus.emit(
+            RunStarted(
+                run_id=rc.run_id,
+                playbook=str(rc.playbook.path),
+                inventory=rc.inventory.name or str(rc.inventory.path),
+                user=rc.holder.user,
+                started_at=time.time(),
+                check=self.options.check,
+                extra=_extra(self.options),
+            )
+        )
+        outcome: Outcome = "error"
+        message = ""
+        restore = _install_signals(rc)
+        renewer = None
+        try:
+            from ajudaplay.engine.prepare import LockRenewer
+
+            self._create_targets()
+            renewer = LockRenewer(rc)
+            renewer.start()
+            for play, names in zip(rc.playbook.plays, self.selections):
+                rc.check_interrupt()
+                run_play(rc, play, names)
+            outcome = "success"
+        except (Interrupted, KeyboardInterrupt):
+            rc.interrupt()
+            outcome, message = "interrupted", "interrupted: running steps were asked to stop"
+        except AjudaplayError as exc:
+            message = str(exc)
+            raise
+        except BaseException as exc:
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if renewer is not None:
+                renewer.stop()
+            self._release_all()
+            restore()
+            exit_code, outcome, message = self._verdict(outcome, message)
+            stats = {name: ts.counters.freeze() for name, ts in rc.targets.items()}
+            rc.bus.emit(RunFinished(rc.run_id, outcome, int(exit_code), time.time(), stats, message))
+            rc.bus.close()
+        return RunSummary(rc.run_id, int(exit_code), outcome, message)
+
+    # internals ---------------------------------------------------------------
+    def _create_targets(self) -> None:
+        from ajudaplay.inventory.vars import vars_for
+
+        rc = self.rc
+        for names in self.selections:
+            for name in names:
+                if name in rc.targets:
+                    continue
+                spec = rc.inventory.targets[name]
+                ts = TargetState(name=name, spec=spec, base_vars=dict(vars_for(rc.inventory, name)))
+                try:
+                    ts.target = rc.make_target(spec)
+                except Exception as exc:  # unknown kind, missing module: that target cannot run
+                    ts.error = f"cannot create target {name!r} ({spec.kind}): {exc}"
+                rc.targets[name] = ts
+
+    def _release_all(self) -> None:
+        """Release locks and close connections of every target, in parallel, never raising."""
+        rc = self.rc
+
+        def release(ts: TargetState) -> None:
+            if ts.target is None:
+                return
+            if ts.locked:
+                try:
+                    ts.target.release_lock()
+                    ts.locked = False
+                except Exception as exc:
+                    rc.message(ts.name, f"could not release the lock: {exc}", "warning")
+            if ts.opened:
+                try:
+                    ts.target.close()
+                except Exception as exc:
+                    rc.message(ts.name, f"could not close the connection: {exc}", "warning")
+
+        # fresh events: release must run even after an interrupt
+        fan_out(list(rc.targets.values()), release, rc.options.forks, threading.Event(), threading.Event(), 0)
+
+    def _verdict(self, outcome: Outcome, message: str) -> tuple[ExitCode, Outcome, str]:
+        rc = self.rc
+        if outcome == "interrupted":
+            return ExitCode.INTERRUPTED, outcome, message
+        if outcome == "error":
+            return ExitCode.INTERNAL_ERROR, outcome, message
+        states = list(rc.targets.values())
+        broken = [ts for ts in states if ts.lock_held is None and (ts.counters.failed or ts.counters.unreachable)]
+        if broken or rc.play_aborted:
+            names = ", ".join(ts.name for ts in broken)
+            return ExitCode.FAILED, "failed", message or (f"failed on: {names}" if names else "play stopped")
+        held = [ts for ts in states if ts.lock_held is not None]
+        if held:
+            return ExitCode.LOCK_HELD, "lock_held", "; ".join(ts.error for ts in held)
+        journal = [exc for _, exc in rc.bus.errors if isinstance(exc, JournalError)]
+        if journal:
+            return ExitCode.JOURNAL_ERROR, "error", f"journal: {journal[0]}"
+        return ExitCode.OK, "success", message
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _extra(options: RunOptions) -> dict[str, Any]:
+    return {
+        "limit": options.limit,
+        "tags": list(options.tags),
+        "skip_tags": list(options.skip_tags),
+        "start_at_step": options.start_at_step,
+        "forks": options.forks,
+        "diff": options.diff,
+        "extra_vars": dict(options.extra_vars),
+    }
+
+
+def _install_signals(rc: RunContext) -> Callable[[], None]:
+    """SIGINT/SIGTERM set the run's interrupt (twice: abort); returns the restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        rc.interrupt()
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

@@ -1,0 +1,123 @@
+"""Mutable state of one run: per-target status, variables, counters, cancellation.
+
+Everything a run changes lives in one `RunContext` passed down explicitly; the
+engine keeps no module-level state, so runs (and tests) never share anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ajudaplay.engine.events import Message, TargetStats
+from ajudaplay.errors import Interrupted, LockInfo
+
+if TYPE_CHECKING:
+    from ajudaplay.actions.base import Registry
+    from ajudaplay.engine.bus import EventBus
+    from ajudaplay.engine.options import RunOptions
+    from ajudaplay.inventory.model import Inventory, TargetSpec
+    from ajudaplay.playbook.model import Playbook
+    from ajudaplay.targets.base import LockHolder, Target
+    from ajudaplay.templating import Templar
+
+
+@dataclass
+class Counters:
+    """The recap counters of one target, mutable while the run lasts."""
+
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: int = 0
+    ignored: int = 0
+    rescued: int = 0
+    rolled_back: int = 0
+
+    def freeze(self) -> TargetStats:
+        return TargetStats(**self.__dict__)
+
+
+@dataclass
+class TargetState:
+    """One target during a run: its connection, variables, and whether it may go on."""
+
+    name: str
+    spec: TargetSpec
+    base_vars: dict[str, Any]
+    target: Target | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # registered + set_vars
+    opened: bool = False
+    locked: bool = False
+    failed: bool = False  # a failed target stops its own run
+    unreachable: bool = False
+    stopped: bool = False  # removed by max_fail_percentage or an interrupt
+    lock_held: LockInfo | None = None
+    error: str = ""
+    notified: set[str] = field(default_factory=set)
+    counters: Counters = field(default_factory=Counters)
+    prepare_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def alive(self) -> bool:
+        return not (self.failed or self.unreachable or self.stopped or self.lock_held is not None)
+
+
+@dataclass
+class RunContext:
+    """Everything one run needs and changes, handed explicitly to every engine function."""
+
+    run_id: str
+    playbook: Playbook
+    inventory: Inventory
+    registry: Registry
+    options: RunOptions
+    templar: Templar
+    bus: EventBus
+    holder: LockHolder
+    make_target: Callable[[TargetSpec], Target]
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    interrupted: threading.Event = field(default_factory=threading.Event)
+    abort: threading.Event = field(default_factory=threading.Event)  # second Ctrl-C
+    play_aborted: bool = False
+    start_pending: str | None = None  # --start-at-step not reached yet
+    _cancels: set[threading.Event] = field(default_factory=set)
+    _cancels_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.playbook.path.parent
+
+    # cancellation ----------------------------------------------------------
+    def new_cancel(self) -> threading.Event:
+        """A cancel event for one step; set at once when the run is already interrupted."""
+        event = threading.Event()
+        with self._cancels_lock:
+            self._cancels.add(event)
+        if self.interrupted.is_set():
+            event.set()
+        return event
+
+    def drop_cancel(self, event: threading.Event) -> None:
+        with self._cancels_lock:
+            self._cancels.discard(event)
+
+    def interrupt(self) -> None:
+        """Ctrl-C / SIGTERM: stop scheduling, ask running steps to stop; twice: stop waiting."""
+        if self.interrupted.is_set():
+            self.abort.set()
+        self.interrupted.set()
+        with self._cancels_lock:
+            for event in self._cancels:
+                event.set()
+
+    def check_interrupt(self) -> None:
+        if self.interrupted.is_set():
+            raise Interrupted("interrupted by signal")
+
+    # output ----------------------------------------------------------------
+    def message(self, target: str, text: str, level: str = "info") -> None:
+        self.bus.emit(Message(self.run_id, target, level, text))  # type: ignore[arg-type]

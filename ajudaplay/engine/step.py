@@ -1,0 +1,343 @@
+"""One task on one target: when, loop, retries/until, changed_when/failed_when, register.
+
+`run_step` never raises for anything a step can do wrong: target errors,
+template errors, timeouts and bugs in actions all become a failed (or
+unreachable) result, so one target can never crash the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ajudaplay.actions.base import ActionContext
+from ajudaplay.actions.control import SET_VARS_KEY
+from ajudaplay.engine.events import Status, TaskResult
+from ajudaplay.engine.prepare import prepare_target
+from ajudaplay.engine.variables import step_vars
+from ajudaplay.errors import LockHeld, Mark, TargetError, TargetUnreachable, TemplateError
+from ajudaplay.targets.base import Result, StepContext
+
+if TYPE_CHECKING:
+    from ajudaplay.engine.state import RunContext, TargetState
+    from ajudaplay.playbook.model import Play, Task
+
+DEFAULT_UNTIL_RETRIES = 3  # like Ansible, `until` without `retries`
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What enclosing blocks add to a task: conditions, variables and tags."""
+
+    when: tuple[tuple[str, Mark], ...] = ()
+    vars: tuple[tuple[Mapping[str, Any], Mark | None], ...] = ()
+    tags: frozenset[str] = frozenset()
+
+    def enter(self, block: Task) -> Scope:
+        return Scope(
+            when=self.when + tuple((w, block.mark) for w in block.when),
+            vars=self.vars + ((block.vars, block.mark),) if block.vars else self.vars,
+            tags=self.tags | frozenset(block.tags),
+        )
+
+
+@dataclass
+class _Outcome:
+    """The aggregated result of a task on one target, before it becomes an event."""
+
+    result: Result
+    status: Status
+    error: str = ""
+    registered: dict[str, Any] = field(default_factory=dict)
+
+
+class _Unreachable(Exception):
+    """Internal: the target could not be opened; carries the message."""
+
+
+def run_step(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, handler: bool = False) -> Status:
+    """Run `task` on one target, emit its TaskResult, update the target's state; return the status."""
+    started = time.time()
+    t0 = time.monotonic()
+    check = rc.options.check if task.check_mode is None else task.check_mode
+    try:
+        outcome = _run(rc, play, task, ts, scope, check)
+    except Exception as exc:  # a bug in the engine itself: still a result, never a crash
+        outcome = _internal_error(rc, ts, exc)
+    _account(rc, task, ts, outcome)
+    rc.bus.emit(
+        TaskResult(
+            run_id=rc.run_id,
+            play=play.name,
+            task=task.name,
+            target=ts.name,
+            status=outcome.status,
+            result=outcome.result,
+            duration=time.monotonic() - t0,
+            started_at=started,
+            handler=handler,
+            error=outcome.error,
+        )
+    )
+    return outcome.status
+
+
+def _run(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, check: bool) -> _Outcome:
+    try:
+        variables = step_vars(rc, ts, play, [*scope.vars, (task.vars, task.mark)], check)
+        conditions = [(w, m) for w, m in scope.when] + [(w, task.mark) for w in task.when]
+        if task.loop is None:
+            if not _when(rc, conditions, variables):
+                return _skipped("conditional result was False")
+            result = _attempts(rc, play, task, ts, variables, check)
+            return _single(task, result)
+        items = rc.templar.render(task.loop, variables, task.mark)
+        if not isinstance(items, list):
+            raise TemplateError(f"loop must be a list, got {type(items).__name__}", task.mark)
+        results: list[Result] = []
+        for item in items:
+            if rc.interrupted.is_set():
+                break
+            item_vars = {**variables, task.loop_var: item}
+            if not _when(rc, conditions, item_vars):
+                res = Result(skipped=True, msg="conditional result was False")
+            else:
+                res = _attempts(rc, play, task, ts, item_vars, check)
+            res.data.setdefault(task.loop_var, item)
+            results.append(res)
+            if res.failed and not task.ignore_errors:
+                break
+        return _looped(task, results)
+    except _Unreachable as exc:
+        return _Outcome(Result(failed=True, msg=str(exc)), "unreachable", str(exc))
+    except LockHeld as exc:
+        return _Outcome(Result(failed=True, msg=str(exc)), "failed", str(exc))
+    except TemplateError as exc:
+        return _failed(task, str(exc))
+
+
+def _when(rc: RunContext, conditions: list[tuple[str, Mark]], variables: Mapping[str, Any]) -> bool:
+    return all(rc.templar.truth(expr, variables, mark) for expr, mark in conditions)
+
+
+def _attempts(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: dict[str, Any], check: bool) -> Result:
+    """Call the action, retrying per `retries`/`until`/`delay`, applying changed_/failed_when."""
+    retries = task.retries or (DEFAULT_UNTIL_RETRIES if task.until else 0)
+    attempts = 0
+    while True:
+        attempts += 1
+        result = _call(rc, play, task, ts, variables, check)
+        registered = registered_value(result)
+        judged = {**variables, "result": registered}
+        if task.register:
+            judged[task.register] = registered
+        if task.changed_when is not None:
+            result.changed = rc.templar.truth(task.changed_when, judged, task.mark)
+        if task.failed_when is not None:
+            result.failed = rc.templar.truth(task.failed_when, judged, task.mark)
+        registered.update(changed=result.changed, failed=result.failed)
+        if task.until:
+            done = not result.failed and rc.templar.truth(task.until, {**judged, "result": registered}, task.mark)
+        else:
+            done = not result.failed
+        if done or attempts > retries or rc.interrupted.is_set():
+            break
+        rc.message(ts.name, f"{task.name}: retrying ({attempts}/{retries}) in {task.delay:g}s", "info")
+        if rc.interrupted.wait(task.delay):
+            break
+    if task.until and not done and not result.failed:
+        result.failed = True
+        result.msg = f"until condition {task.until!r} not met after {attempts} attempt(s)"
+    if retries:
+        result.data["attempts"] = attempts
+    return result
+
+
+def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: dict[str, Any], check: bool) -> Result:
+    """One action call: render args, connect/lock if needed, enforce the timeout, map errors."""
+    spec = rc.registry.get(task.action or "")
+    if spec is None:
+        return Result(failed=True, msg=f"unknown action {task.action!r}")
+    if not spec.controller:
+        try:
+            prepare_target(rc, play, ts)
+        except TargetUnreachable as exc:
+            raise _Unreachable(str(exc)) from exc
+    args = rc.templar.render(task.args, variables, task.mark)
+    cancel = rc.new_cancel()
+    log_target = ts.name
+
+    def log(text: str) -> None:
+        rc.message(log_target, text, "debug")
+
+    step = StepContext(
+        run_id=rc.run_id,
+        check=check,
+        diff=rc.options.diff,
+        timeout=task.timeout,
+        cancel=cancel,
+        log=log,
+        user=rc.holder.user,
+        base_dir=rc.base_dir,
+    )
+    assert ts.target is not None
+    ctx = ActionContext(
+        target=ts.target,
+        step=step,
+        vars=variables,
+        render=lambda value: rc.templar.render(value, variables, task.mark),
+    )
+    try:
+        if task.timeout:
+            return _with_timeout(rc, spec.run, ctx, args, task.timeout, cancel)
+        return _guarded(rc, spec.run, ctx, args, ts.name)
+    finally:
+        rc.drop_cancel(cancel)
+
+
+def _guarded(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, target: str) -> Result:
+    """Call an action and turn every exception into a Result (unreachable is re-raised)."""
+    try:
+        result = fn(ctx, args)
+    except TargetUnreachable as exc:
+        raise _Unreachable(str(exc)) from exc
+    except (TargetError, TemplateError) as exc:
+        return Result(failed=True, msg=str(exc))
+    except Exception as exc:
+        if rc.options.verbosity >= 2:
+            rc.message(target, traceback.format_exc(), "debug")
+        return Result(failed=True, msg=f"internal error: {type(exc).__name__}: {exc}")
+    if not isinstance(result, Result):
+        return Result(failed=True, msg=f"internal error: action returned {type(result).__name__}, not Result")
+    if ctx.step.cancelled() and rc.interrupted.is_set() and not result.failed:
+        result.warnings.append("interrupted")
+    return result
+
+
+def _with_timeout(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, timeout: float, cancel: threading.Event) -> Result:
+    """Run the action in a worker and wait at most `timeout`; then cancel it and fail the step.
+
+    Waiting on a worker (not gevent.Timeout) because raising inside arbitrary
+    client code can leave a connection half-used; the action is asked to stop
+    through `ctx.cancel` and its late result, if any, is discarded.
+    """
+    box: list[Result | BaseException] = []
+
+    def worker() -> None:
+        try:
+            box.append(_guarded(rc, fn, ctx, args, ctx.target.name))
+        except BaseException as exc:  # _Unreachable travels back to the caller
+            box.append(exc)
+
+    thread = threading.Thread(target=worker, daemon=True, name="ajudaplay-timeout")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive() or not box:
+        cancel.set()
+        return Result(failed=True, msg=f"timed out after {timeout:g}s")
+    value = box[0]
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+def registered_value(result: Result) -> dict[str, Any]:
+    """What `register` stores: the action's data plus changed/failed/skipped/msg/changes."""
+    data = dict(result.data)
+    set_vars = data.pop(SET_VARS_KEY, None)
+    if set_vars is not None:
+        data["vars"] = set_vars
+    data.update(
+        changed=result.changed,
+        failed=result.failed,
+        skipped=result.skipped,
+        msg=result.msg,
+        changes=[c.summary() for c in result.changes],
+    )
+    if result.warnings:
+        data["warnings"] = list(result.warnings)
+    return data
+
+
+def _skipped(reason: str) -> _Outcome:
+    return _Outcome(Result(skipped=True, msg=reason), "skipped", registered={"skipped": True, "changed": False, "failed": False, "msg": reason})
+
+
+def _failed(task: Task, message: str) -> _Outcome:
+    status: Status = "ignored" if task.ignore_errors else "failed"
+    result = Result(failed=True, msg=message)
+    return _Outcome(result, status, message, registered_value(result))
+
+
+def _single(task: Task, result: Result) -> _Outcome:
+    registered = registered_value(result)
+    if result.failed:
+        status: Status = "ignored" if task.ignore_errors else "failed"
+        return _Outcome(result, status, result.msg or "failed", registered)
+    if result.skipped:
+        return _Outcome(result, "skipped", registered=registered)
+    return _Outcome(result, "changed" if result.changed else "ok", registered=registered)
+
+
+def _looped(task: Task, results: list[Result]) -> _Outcome:
+    merged = Result(
+        changed=any(r.changed for r in results),
+        failed=any(r.failed for r in results),
+        skipped=bool(results) and all(r.skipped for r in results),
+        msg="; ".join(r.msg for r in results if r.failed and r.msg),
+        changes=[c for r in results for c in r.changes],
+        warnings=[w for r in results for w in r.warnings],
+        revisions=[v for r in results for v in r.revisions],
+        rolled_back=any(r.rolled_back for r in results),
+    )
+    merged.data["results"] = [registered_value(r) for r in results]
+    outcome = _single(task, merged)
+    outcome.registered = {
+        "results": merged.data["results"],
+        "changed": merged.changed,
+        "failed": merged.failed,
+        "skipped": merged.skipped,
+        "msg": merged.msg,
+    }
+    return outcome
+
+
+def _internal_error(rc: RunContext, ts: TargetState, exc: Exception) -> _Outcome:
+    if rc.options.verbosity >= 2:
+        rc.message(ts.name, traceback.format_exc(), "debug")
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    return _Outcome(Result(failed=True, msg=message), "failed", message)
+
+
+def _account(rc: RunContext, task: Task, ts: TargetState, outcome: _Outcome) -> None:
+    """Update counters, registered variables, notifications and the target's fate."""
+    counters = ts.counters
+    status = outcome.status
+    if status == "unreachable":
+        counters.unreachable += 1
+        ts.unreachable = True
+        ts.error = outcome.error
+    elif status == "failed":
+        counters.failed += 1
+        ts.failed = True
+        ts.error = outcome.error
+    elif status == "ignored":
+        counters.ignored += 1
+    elif status == "skipped":
+        counters.skipped += 1
+    elif status == "changed":
+        counters.changed += 1
+    else:
+        counters.ok += 1
+    if outcome.result.rolled_back:
+        counters.rolled_back += 1
+    if task.register and status != "unreachable":
+        ts.facts[task.register] = outcome.registered
+    set_vars = outcome.result.data.get(SET_VARS_KEY)
+    if isinstance(set_vars, dict) and not outcome.result.failed:
+        ts.facts.update(set_vars)
+    if outcome.result.changed and status in ("changed", "ignored"):
+        ts.notified.update(task.notify)

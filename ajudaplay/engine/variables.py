@@ -1,0 +1,89 @@
+"""Variable layering for one target and one step, and the magic variables the engine adds.
+
+Precedence, lowest first (documented in docs/user-guide.md):
+inventory < group < target (from `vars_for`) < play vars < block/task vars
+< registered and `set_vars` values < extra vars (-e) < the loop variable.
+Play and task vars may themselves be templates; they are rendered in order,
+against the layers below them, when a step needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ajudaplay.templating import is_template
+
+if TYPE_CHECKING:
+    from ajudaplay.engine.state import RunContext, TargetState
+    from ajudaplay.errors import Mark
+    from ajudaplay.playbook.model import Play
+    from ajudaplay.templating import Templar
+
+# Names the engine defines for every step; preflight treats them as known.
+MAGIC_VARS = (
+    "inventory_hostname",
+    "inventory_name",
+    "target_name",
+    "target_kind",
+    "groups",
+    "playbook_dir",
+    "play_name",
+    "run_id",
+    "check_mode",
+    "ajudaplay_user",
+)
+# Jinja2 globals and names always available inside a template.
+JINJA_GLOBALS = ("range", "lipsum", "dict", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None")
+
+
+def render_layer(
+    templar: Templar, layer: Mapping[str, Any], context: dict[str, Any], mark: Mark | None
+) -> None:
+    """Render `layer`'s values against `context` and add them to it, in order."""
+    pending = dict(layer)
+    context.update(pending)  # raw values first: later keys may reference earlier ones
+    for _ in range(3):  # values referencing other templated values settle in a few passes
+        if not any(is_template_value(v) for v in pending.values()):
+            return
+        for key, value in pending.items():
+            context[key] = templar.render(value, context, mark)
+        pending = {k: context[k] for k in pending}
+
+
+def is_template_value(value: Any) -> bool:
+    """True when a value (or anything nested in it) still holds template markup."""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, dict):
+        return any(is_template_value(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_template_value(v) for v in value)
+    return False
+
+
+def step_vars(
+    rc: RunContext,
+    ts: TargetState,
+    play: Play,
+    scope_vars: list[tuple[Mapping[str, Any], Mark | None]],
+    check: bool,
+) -> dict[str, Any]:
+    """All variables visible to one step on one target, layered by precedence."""
+    context: dict[str, Any] = {"inventory_hostname": ts.name, "target_name": ts.name}
+    context.update(ts.base_vars)
+    context.update(
+        playbook_dir=str(rc.base_dir),
+        play_name=play.name,
+        run_id=rc.run_id,
+        check_mode=check,
+        ajudaplay_user=rc.holder.user,
+    )
+    on_top = {**ts.facts, **rc.options.extra_vars}
+    context.update(on_top)  # lower layers may reference registered values while rendering
+    if play.vars:
+        render_layer(rc.templar, play.vars, context, play.mark)
+    for layer, mark in scope_vars:
+        if layer:
+            render_layer(rc.templar, layer, context, mark)
+    context.update(on_top)
+    return context

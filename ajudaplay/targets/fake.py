@@ -1,0 +1,269 @@
+"""FakeTarget (kind "fake"): a TEST DOUBLE that records every call and answers plausibly.
+
+It lets the engine be tested without Docker or a cluster. Configured from its
+inventory mapping (`TargetSpec.connection`):
+
+    fake:
+      delay: 0.5              # cooperative sleep in every action (parallelism tests)
+      fail_on: [deploy]       # these methods raise TargetError
+      unreachable: true       # open() raises TargetUnreachable
+      lock_held_by: someone   # acquire_lock() raises LockHeld naming "someone"
+      state_dir: /tmp/x       # keep the lock and the call log in files (for subprocess tests)
+      images: {api: app:1}    # initial image per service
+
+Deploy changes only when the image differs; revisions are kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
+from ajudaplay.targets.base import Change, Result, RevisionChange, Target
+
+if TYPE_CHECKING:
+    from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.targets.base import CertificateRequest, LockHolder, StepContext
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded call: which method, with what, in check mode or not, and when."""
+
+    method: str
+    args: dict[str, Any]
+    check: bool
+    started: float
+    ended: float
+
+
+@dataclass
+class _Service:
+    revisions: list[str] = field(default_factory=list)  # images, revision n = index + 1
+    replicas: int = 1
+    config: dict[str, bytes] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    restarts: int = 0
+
+    @property
+    def image(self) -> str | None:
+        return self.revisions[-1] if self.revisions else None
+
+
+class FakeTarget(Target):
+    """Test double: every Target method, in memory, recorded in `calls`."""
+
+    kind = "fake"
+
+    def __init__(self, spec: TargetSpec) -> None:
+        super().__init__(spec)
+        conf = dict(spec.connection)
+        self.delay = float(conf.get("delay", 0) or 0)
+        self.fail_on = set(conf.get("fail_on", []) or [])
+        self.unreachable = bool(conf.get("unreachable", False))
+        self.lock_held_by = conf.get("lock_held_by")
+        self.state_dir = Path(conf["state_dir"]) if conf.get("state_dir") else None
+        self.calls: list[Call] = []
+        self.opened = False
+        self.closed = False
+        self.lock: LockInfo | None = None
+        self._mutex = threading.Lock()
+        names = set(spec.services) | set(conf.get("services", []) or [])
+        images = dict(conf.get("images", {}) or {})
+        self._services = {n: _Service(revisions=[images[n]] if n in images else []) for n in names}
+
+    # helpers ---------------------------------------------------------------
+    def _record(self, method: str, ctx: StepContext | None, started: float, **args: Any) -> None:
+        call = Call(method, args, bool(ctx and ctx.check), started, time.time())
+        with self._mutex:
+            self.calls.append(call)
+        if self.state_dir is not None:
+            line = json.dumps({"target": self.name, "method": method, "check": call.check,
+                               "started": started, "ended": call.ended}, default=str)
+            with open(self.state_dir / "calls.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    def _work(self, method: str, ctx: StepContext | None, **args: Any) -> float:
+        """Common prologue: wait `delay` (cancellable), fail if configured; returns start time."""
+        started = time.time()
+        if self.delay and ctx is not None:
+            if ctx.cancel.wait(self.delay):
+                self._record(method, ctx, started, cancelled=True, **args)
+                raise TargetError(f"{method} cancelled on {self.name}")
+        elif self.delay:
+            time.sleep(self.delay)
+        if method in self.fail_on:
+            self._record(method, ctx, started, **args)
+            raise TargetError(f"{method} failed on {self.name} (fake fail_on)")
+        return started
+
+    def _service(self, name: str) -> _Service:
+        if name not in self._services:
+            raise UnknownService(name, self.name, list(self._services))
+        return self._services[name]
+
+    def methods(self) -> list[str]:
+        """Recorded method names in call order (for assertions)."""
+        return [c.method for c in self.calls]
+
+    # lifecycle ---------------------------------------------------------------
+    def open(self) -> None:
+        started = time.time()
+        if self.unreachable:
+            self._record("open", None, started, failed=True)
+            raise TargetUnreachable(f"cannot connect to {self.name}: fake unreachable")
+        self.opened = True
+        self._record("open", None, started)
+
+    def close(self) -> None:
+        self.closed = True
+        self._record("close", None, time.time())
+
+    # lock --------------------------------------------------------------------
+    def _lock_file(self) -> Path | None:
+        return self.state_dir / f"{self.name}.lock" if self.state_dir is not None else None
+
+    def acquire_lock(self, holder: LockHolder, ttl: float, wait: float) -> None:
+        started = time.time()
+        now = time.time()
+        if self.lock_held_by:
+            info = LockInfo(str(self.lock_held_by), "other-run", now - 60, now + ttl, self.name)
+            self._record("acquire_lock", None, started, held=True)
+            raise LockHeld(self.name, info)
+        self.lock = LockInfo(holder.holder, holder.run_id, now, now + ttl, self.name)
+        path = self._lock_file()
+        if path is not None:
+            path.write_text(json.dumps(self.lock.__dict__))
+        self._record("acquire_lock", None, started, holder=holder.holder, ttl=ttl, wait=wait)
+
+    def renew_lock(self) -> None:
+        self._record("renew_lock", None, time.time())
+
+    def release_lock(self) -> None:
+        path = self._lock_file()
+        if path is not None and path.exists():
+            path.unlink()
+        self.lock = None
+        self._record("release_lock", None, time.time())
+
+    def read_lock(self) -> LockInfo | None:
+        path = self._lock_file()
+        if path is not None and path.exists():
+            return LockInfo(**json.loads(path.read_text()))
+        return self.lock
+
+    def force_unlock(self) -> LockInfo | None:
+        info = self.read_lock()
+        self.release_lock()
+        return info
+
+    # service actions -----------------------------------------------------------
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
+        started = self._work("deploy", ctx, service=service, image=image)
+        svc = self._service(service)
+        before = svc.image
+        changed = before != image
+        result = Result(changed=changed, data={"image": image, "revision": len(svc.revisions)})
+        if changed:
+            result.changes.append(Change(f"{service} image", before, image))
+            if not ctx.check:
+                svc.revisions.append(image)
+                result.revisions.append(RevisionChange(service, str(len(svc.revisions) - 1), str(len(svc.revisions)), image))
+            result.data["revision"] = len(svc.revisions)
+        self._record("deploy", ctx, started, service=service, image=image)
+        return result
+
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
+        started = self._work("rollback", ctx, service=service, to_revision=to_revision)
+        svc = self._service(service)
+        if len(svc.revisions) < 2 and to_revision is None:
+            raise TargetError(f"{service} on {self.name}: no previous revision to roll back to")
+        index = (to_revision - 1) if to_revision else len(svc.revisions) - 2
+        if not 0 <= index < len(svc.revisions):
+            raise TargetError(f"{service} on {self.name}: no revision {to_revision}")
+        image = svc.revisions[index]
+        result = Result(changed=image != svc.image, data={"image": image})
+        result.changes.append(Change(f"{service} image", svc.image, image))
+        if not ctx.check:
+            svc.revisions.append(image)
+        self._record("rollback", ctx, started, service=service, to_revision=to_revision)
+        return result
+
+    def history(self, ctx: StepContext, service: str) -> Result:
+        started = self._work("history", ctx, service=service)
+        svc = self._service(service)
+        revisions = [{"revision": i + 1, "image": img} for i, img in enumerate(svc.revisions)]
+        self._record("history", ctx, started, service=service)
+        return Result(data={"revisions": revisions, "current": len(svc.revisions)})
+
+    def scale(self, ctx: StepContext, service: str, replicas: int | None,
+              min_replicas: int | None, max_replicas: int | None) -> Result:
+        started = self._work("scale", ctx, service=service, replicas=replicas)
+        svc = self._service(service)
+        result = Result(data={"replicas": replicas if replicas is not None else svc.replicas})
+        if replicas is not None and replicas != svc.replicas:
+            result.changed = True
+            result.changes.append(Change(f"{service} replicas", str(svc.replicas), str(replicas)))
+            if not ctx.check:
+                svc.replicas = replicas
+        self._record("scale", ctx, started, service=service, replicas=replicas)
+        return result
+
+    def restart(self, ctx: StepContext, service: str) -> Result:
+        started = self._work("restart", ctx, service=service)
+        svc = self._service(service)
+        if not ctx.check:
+            svc.restarts += 1
+        self._record("restart", ctx, started, service=service)
+        return Result(changed=True, changes=[Change(f"{service} restarted", None, "now")])
+
+    def status(self, ctx: StepContext, service: str) -> Result:
+        started = self._work("status", ctx, service=service)
+        svc = self._service(service)
+        self._record("status", ctx, started, service=service)
+        return Result(data={"image": svc.image, "replicas": svc.replicas, "revision": len(svc.revisions),
+                            "restarts": svc.restarts, "healthy": True})
+
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
+        started = self._work("config", ctx, service=service, files=sorted(files))
+        svc = self._service(service)
+        differ = {k: v for k, v in files.items() if svc.config.get(k) != v}
+        if differ and not ctx.check:
+            svc.config.update(differ)
+        self._record("config", ctx, started, service=service, files=sorted(files))
+        return Result(changed=bool(differ), changes=[Change(f"config {k}", None, "updated") for k in sorted(differ)])
+
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
+        started = self._work("secret", ctx, service=service, keys=sorted(values))
+        svc = self._service(service)
+        differ = {k: v for k, v in values.items() if svc.secrets.get(k) != v}
+        if differ and not ctx.check:
+            svc.secrets.update(differ)
+        self._record("secret", ctx, started, service=service, keys=sorted(values))
+        return Result(changed=bool(differ), changes=[Change(f"secret {k}", None, "updated") for k in sorted(differ)])
+
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
+        started = self._work("certificate", ctx, name=request.name)
+        self._record("certificate", ctx, started, name=request.name, renew=request.renew)
+        return Result(changed=request.renew, data={"name": request.name})
+
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+        started = self._work("logs", ctx, service=service)
+        self._service(service)
+        lines = [f"{service} line {i}" for i in range(1, tail + 1)]
+        if grep:
+            lines = [ln for ln in lines if grep in ln]
+        self._record("logs", ctx, started, service=service, tail=tail)
+        return Result(data={"lines": lines})
+
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
+        started = self._work("exec", ctx, service=service, command=command)
+        self._service(service)
+        self._record("exec", ctx, started, service=service, command=command)
+        text = command if isinstance(command, str) else " ".join(command)
+        return Result(changed=not ctx.check, data={"rc": 0, "stdout": f"ran: {text}", "stderr": ""})

@@ -1,0 +1,187 @@
+"""The command line: exit codes, listings, preflight refusals, lock held, journal, unlock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ajudaplay.exitcodes import ExitCode
+from tests.cli.conftest import ROOT, Project, events
+
+DEPLOY = """
+- name: deploy api
+  hosts: all
+  tasks:
+    - name: deploy
+      deploy: {service: api, image: "app:{{ version }}"}
+      notify: restart api
+    - name: status
+      status: {service: api}
+  handlers:
+    - name: restart api
+      restart: {service: api}
+"""
+
+
+def test_run_ok_then_idempotent(project: Project) -> None:
+    project.inventory({"t1": {}, "t2": {}})
+    project.write("deploy.yml", DEPLOY)
+    first = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2")
+    assert first.returncode == ExitCode.OK, first.stderr + first.stdout
+    assert "PLAY RECAP" in first.stdout
+    methods = [c["method"] for c in project.calls() if c["target"] == "t1"]
+    assert methods == ["open", "acquire_lock", "deploy", "status", "restart", "release_lock", "close"]
+    assert project.locks() == []
+
+
+def test_run_json_output_and_failed_exit(project: Project) -> None:
+    project.inventory({"t1": {}, "bad": {"fail_on": ["deploy"]}})
+    project.write("deploy.yml", DEPLOY)
+    done = project.run("run", "deploy.yml", "-i", "test", "-e", '{"version": "3"}', "--output", "json")
+    assert done.returncode == ExitCode.FAILED
+    evs = events(done.stdout)
+    assert evs[0]["event"] == "run_start" and evs[-1]["event"] == "run_end"
+    assert evs[-1]["exit_code"] == 2 and evs[-1]["outcome"] == "failed"
+    assert "PLAY RECAP" not in done.stdout
+
+
+def test_undefined_variable_exits_3_and_runs_nothing(project: Project) -> None:
+    project.inventory({"t1": {}}, "vars: {health_url: 'http://x'}\n")
+    project.write("p.yml", "- hosts: all\n  tasks:\n    - name: probe\n      debug: {msg: '{{ helth_url }}'}\n    - {name: s, status: {service: api}}\n")
+    done = project.run("run", "p.yml", "-i", "test")
+    assert done.returncode == ExitCode.INVALID_INPUT
+    assert "p.yml:4:20: debug.msg: undefined variable 'helth_url'" in done.stderr
+    assert "did you mean 'health_url'?" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert project.calls() == []
+
+
+def test_sandbox_escape_exits_3(project: Project) -> None:
+    project.inventory({"t1": {}})
+    project.write("p.yml", "- hosts: all\n  tasks:\n    - debug: {msg: \"{{ cycler.__init__.__globals__.os }}\"}\n")
+    done = project.run("run", "p.yml", "-i", "test")
+    assert done.returncode == ExitCode.INVALID_INPUT
+    assert "unsafe attribute '__init__'" in done.stderr
+    assert project.calls() == []
+
+
+def test_bad_command_line_and_extra_vars_exit_3(project: Project) -> None:
+    project.inventory({"t1": {}})
+    project.write("p.yml", "- hosts: all\n  tasks:\n    - debug: {msg: x}\n")
+    assert project.run("run", "p.yml").returncode == ExitCode.INVALID_INPUT  # -i missing
+    assert project.run("run", "p.yml", "-i", "test", "--forks", "x").returncode == ExitCode.INVALID_INPUT
+    bad = project.run("run", "p.yml", "-i", "test", "-e", "novalue")
+    assert bad.returncode == ExitCode.INVALID_INPUT and "expected key=value" in bad.stderr
+    missing = project.run("run", "nope.yml", "-i", "prdo")
+    assert missing.returncode == ExitCode.INVALID_INPUT
+    assert "nope.yml" in missing.stderr and "prdo" in missing.stderr
+
+
+def test_lock_held_exits_4_naming_the_holder(project: Project) -> None:
+    project.inventory({"t1": {}, "busy": {"lock_held_by": "alice@laptop"}})
+    project.write("deploy.yml", DEPLOY)
+    done = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2")
+    assert done.returncode == ExitCode.LOCK_HELD, done.stdout + done.stderr
+    assert "alice@laptop" in done.stdout
+    assert not [c for c in project.calls() if c["target"] == "busy" and c["method"] == "deploy"]
+
+
+def test_list_tasks_and_targets(project: Project) -> None:
+    project.inventory({"t1": {}, "t2": {}})
+    project.write(
+        "p.yml",
+        """
+        - name: first
+          hosts: all
+          tasks:
+            - {name: a, debug: {msg: "{{ undefined_is_fine_for_listing }}"}, tags: [one]}
+            - block:
+                - {name: b, status: {service: api}, tags: [two]}
+        """,
+    )
+    done = project.run("run", "p.yml", "-i", "test", "--list-tasks", "--list-targets", "--limit", "t2", "--tags", "two")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert done.stdout.splitlines() == [
+        "playbook: p.yml",
+        "  play #1 (all): first    TARGETS: 1",
+        "    t2",
+        "playbook: p.yml",
+        "  play #1 (all): first    TAGS: []",
+        "    b    TAGS: [two]",
+    ]
+    assert project.calls() == []
+
+
+def test_journal_history_and_show(project: Project) -> None:
+    project.inventory({"t1": {}})
+    project.write("deploy.yml", DEPLOY)
+    done = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2", "--output", "json")
+    run_id = events(done.stdout)[0]["run_id"]
+    history = project.run("history", "--output", "json")
+    assert history.returncode == ExitCode.OK, history.stderr
+    assert run_id in history.stdout
+    show = project.run("show", run_id[:8])
+    assert show.returncode == ExitCode.OK, show.stderr
+    assert "deploy" in show.stdout
+    assert project.run("show", "zzzz").returncode == ExitCode.INVALID_INPUT
+
+
+def test_unwritable_journal_exits_5(project: Project) -> None:
+    project.inventory({"t1": {}})
+    project.write("deploy.yml", DEPLOY)
+    project.write("afile", "x")
+    done = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2", "--journal", "afile/sub/j.sqlite")
+    assert done.returncode == ExitCode.JOURNAL_ERROR
+    assert "afile/sub/j.sqlite" in done.stderr
+    assert project.calls() == []
+
+
+def test_unlock_removes_a_stale_lock(project: Project) -> None:
+    project.inventory({"t1": {}})
+    (project.state / "t1.lock").write_text(json.dumps(
+        {"holder": "bob@ci", "run_id": "r1", "acquired_at": 1.0, "expires_at": 2.0, "target": "t1"}))
+    refused = project.run("unlock", "-i", "test", "t1")  # no terminal, no --yes
+    assert refused.returncode == ExitCode.INVALID_INPUT and "bob@ci" in refused.stderr
+    done = project.run("unlock", "-i", "test", "t1", "--yes")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "removed lock held by bob@ci (run r1" in done.stdout
+    assert project.locks() == []
+    assert project.run("unlock", "-i", "test", "t9", "--yes").returncode == ExitCode.INVALID_INPUT
+
+
+def test_light_commands_import_nothing_heavy() -> None:
+    code = (
+        "import sys; from ajudaplay.cli import main; main(['schema', 'inventory']);"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'pyinfra', 'kubernetes', 'rich', 'paramiko'});"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in done.stderr
+
+
+def test_version() -> None:
+    done = subprocess.run([sys.executable, "-m", "ajudaplay", "--version"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("ajudaplay ")
+
+
+def test_unexpected_exception_exits_1_with_one_line(capsys: object) -> None:
+    from ajudaplay.cli import main
+
+    def broken_registry() -> object:
+        raise RuntimeError("registry exploded")
+
+    code = main(["schema", "playbook"], registry_factory=broken_registry)  # type: ignore[arg-type]
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert code == ExitCode.INTERNAL_ERROR
+    assert "internal error: RuntimeError: registry exploded" in err and "-vv" in err
+    assert "Traceback" not in err
+
+
+def test_secret_extra_var_is_masked(project: Project) -> None:
+    project.inventory({"t1": {}}, "vars: {api_token: default-token}\nsecrets:\n  vars: [api_token]\n")
+    project.write("p.yml", "- hosts: all\n  tasks:\n    - {name: show, debug: {msg: 'token={{ api_token }}'}}\n")
+    done = project.run("run", "p.yml", "-i", "test", "-e", "api_token=s3cr3t-from-cli", "--output", "json", "-v")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "s3cr3t-from-cli" not in done.stdout and "default-token" not in done.stdout
+    assert "token=********" in done.stdout

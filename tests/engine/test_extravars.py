@@ -1,0 +1,27 @@
+"""`-e` parsing: key=value, JSON, @file; bad values are InvalidInput naming the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ajudaplay.engine.extravars import parse_extra_vars
+from ajudaplay.errors import InvalidInput
+
+
+def test_forms_and_precedence(tmp_path: Path) -> None:
+    (tmp_path / "vars.yml").write_text("replicas: 3\nimage: from-file\n")
+    got = parse_extra_vars(["image=app:2 tag='a b'", '{"n": 1, "l": [1]}', "@vars.yml", "image=last"], tmp_path)
+    assert got == {"image": "last", "tag": "a b", "n": 1, "l": [1], "replicas": 3}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("novalue", "expected key=value"), ("{bad json", "invalid JSON"), ("[1]", "expected key=value"),
+     ("@missing.yml", "cannot read"), ("'unbalanced", "cannot split"), ("1x=2", "expected key=value")],
+)
+def test_bad_values(tmp_path: Path, raw: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_extra_vars([raw], tmp_path)
+    assert message in str(caught.value) and repr(raw) in str(caught.value)
