@@ -9,7 +9,7 @@
 #   go/          bullseye golang-1.15 toolchain unpacked with dpkg-deb -x
 #   src/         the `apt-get source kubernetes` tree (kept so relinks are fast)
 #   gocache/     the Go build cache (kept for the same reason)
-# Set AJUDAPLAY_K8S_CLEAN=1 to delete src/ and gocache/ after a successful build (~3 GB).
+# Set AJUDAPLAY_K8S_CLEAN=1 to delete src/ and gocache/ after a successful build (~1.1 GB).
 set -euo pipefail
 
 K8S_VERSION=v1.20.2
@@ -49,11 +49,8 @@ SRC
 APTOPTS=(-o "Dir::Etc::SourceList=$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
          -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache"
          -o APT::Sandbox::User=root -qq)
-if [[ ! -e "$APT/.updated" ]]; then
-    log "private apt-get update (bookworm deb-src, bullseye deb)"
-    apt-get "${APTOPTS[@]}" update
-    touch "$APT/.updated"
-fi
+log "private apt-get update (bookworm deb-src, bullseye deb)"
+apt-get "${APTOPTS[@]}" update
 
 # --- 3. Go 1.15 toolchain (bullseye), unpacked without installing ---------------------------
 GOROOT_DIR="$CACHE/go/usr/lib/go-1.15"
@@ -102,11 +99,12 @@ mkdir -p "$CACHE/out"
 go build -tags providerless -ldflags "$LDFLAGS" -o "$CACHE/out/" ./cmd/kube-apiserver ./cmd/kube-controller-manager
 mkdir -p "$BIN"
 install -m 0755 "$CACHE/out/kube-apiserver" "$CACHE/out/kube-controller-manager" "$BIN/"
+rm -rf "$CACHE/out"
 log "installed into $BIN"
 "$BIN/kube-apiserver" --version
 
 if [[ "${AJUDAPLAY_K8S_CLEAN:-0}" == 1 ]]; then
     log "AJUDAPLAY_K8S_CLEAN=1: removing build tree and go cache"
-    rm -rf "$SRC_ROOT" "$GOCACHE" "$CACHE/out"
+    rm -rf "$SRC_ROOT" "$GOCACHE"
 fi
 log "done in $(( $(date +%s) - START ))s"
