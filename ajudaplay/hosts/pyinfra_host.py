@@ -1,0 +1,423 @@
+"""HostConnection over pyinfra 3 used as a library: `@local` and SSH (paramiko).
+
+pyinfra builds and authenticates the SSH connection (its SSHConnector honours
+~/.ssh/config, keys, agents, known_hosts and StrictHostKeyChecking) inside a
+private State/Inventory per host, so no global context proxy is touched. Once
+connected we open one paramiko channel per command on that single persistent
+transport: pyinfra's `run_shell_command` returns only a success flag and
+decodes output line by line, while HostConnection needs the exit status,
+exact bytes and a command killed on timeout. `@local` runs `sh -c` through the
+(gevent-patched, when the CLI patched it) subprocess module for the same reasons.
+
+Nothing here patches gevent: the CLI and tests/conftest.py do it once, first.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shlex
+import socket
+import stat
+import subprocess
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ajudaplay.errors import TargetError, TargetUnreachable
+from ajudaplay.hosts.address import HostAddress, parse_connection
+from ajudaplay.hosts.base import CommandResult, HostConnection
+
+if TYPE_CHECKING:
+    from paramiko import SFTPClient, SSHClient
+
+TIMEOUT_RC = 124  # what coreutils `timeout` returns; also used when we abandon a command
+KILL_GRACE = 2.0  # seconds between TERM and KILL for a command that exceeded its timeout
+STDERR_POLL = 0.05  # seconds of stdout silence after which buffered stderr is drained
+
+
+def connect_host(connection: dict[str, Any], name: str) -> HostConnection:
+    """Open the connection a host/compose target's inventory describes; raises TargetUnreachable."""
+    address = parse_connection(connection, name)
+    host: HostConnection
+    if address.local:
+        host = LocalHost(name)
+    else:
+        host = PyinfraSSHHost(name, address)
+    return host
+
+
+def _timed_out(command: str, timeout: float, stdout: str, stderr: str, started: float) -> CommandResult:
+    note = f"ajudaplay: command timed out after {timeout:g}s and was stopped"
+    return CommandResult(command, TIMEOUT_RC, stdout, (stderr + "\n" + note).lstrip("\n"), time.monotonic() - started)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+class LocalHost:
+    """The controller itself (`@local`): `sh -c` subprocesses and direct file I/O."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.address = HostAddress(local=True)
+
+    def run(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> CommandResult:
+        """Run `sh -c command`; on timeout the whole process group is killed."""
+        started = time.monotonic()
+        full_env = dict(os.environ, **env) if env else None
+        proc = subprocess.Popen(
+            ["sh", "-c", command],
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            start_new_session=True,  # own process group: a timeout kills children too
+        )
+        data = stdin.encode() if stdin is not None else None
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
+        return CommandResult(command, proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
+
+    def read_file(self, path: str) -> bytes | None:
+        """Contents of a local file, or None when it does not exist."""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+
+    def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
+        """Atomic write: temp file in the same folder, fsync, chmod, rename over `path`."""
+        folder = os.path.dirname(path) or "."
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        try:
+            if mode is None:
+                try:
+                    mode = stat.S_IMODE(os.stat(path).st_mode)
+                except FileNotFoundError:
+                    mode = None
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to close for the local host."""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=KILL_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class PyinfraSSHHost:
+    """One persistent SSH connection made by pyinfra's SSHConnector; one channel per command."""
+
+    def __init__(self, name: str, address: HostAddress) -> None:
+        self.name = name
+        self.address = address
+        self._sftp: SFTPClient | None = None
+        self._sftp_lock = threading.Lock()  # SFTP requests are serialised per connection
+        self._has_timeout: bool | None = None
+        self._closed = False
+        self._pyinfra_host: Any = None
+        self._client: SSHClient = self._connect()
+
+    # connection ------------------------------------------------------------
+    def _connect(self) -> SSHClient:
+        """Build a private pyinfra State with one host and connect it (no global context)."""
+        import logging
+
+        from pyinfra.api.config import Config
+        from pyinfra.api.exceptions import PyinfraError
+        from pyinfra.api.state import State
+
+        _quiet_pyinfra_logger(logging.getLogger("pyinfra"))
+        addr = self.address
+        data: dict[str, Any] = {
+            "ssh_hostname": addr.hostname,
+            "ssh_port": addr.port,
+            "ssh_strict_host_key_checking": "yes" if addr.host_key_check else "no",
+        }
+        if addr.user:
+            data["ssh_user"] = addr.user
+        if addr.key:
+            data["ssh_key"] = addr.key
+        if not addr.host_key_check:
+            data["ssh_known_hosts_file"] = os.devnull  # opted out: no key is compared, none is written
+        elif addr.known_hosts:
+            data["ssh_known_hosts_file"] = addr.known_hosts
+        config = Config(CONNECT_TIMEOUT=max(1, int(addr.connect_timeout)), PARALLEL=1)  # type: ignore[no-untyped-call]
+        inventory = _ssh_inventory(addr.hostname, data)
+        state = State(inventory, config)
+        host = next(iter(inventory))
+        try:
+            host.connector.connect()
+        except PyinfraError as exc:
+            raise TargetUnreachable(f"{addr.url}: {_explain(exc, addr)}") from exc
+        except Exception as exc:  # paramiko raises a zoo of types through pyinfra
+            raise TargetUnreachable(f"{addr.url}: {_explain(exc, addr)}") from exc
+        host.connected = True
+        state.activate_host(host)
+        self._pyinfra_host = host
+        client: SSHClient | None = getattr(host.connector, "client", None)
+        if client is None:
+            raise TargetUnreachable(f"{addr.url}: pyinfra returned no SSH client")
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(30)  # idle connections survive NAT/firewall timeouts in long runs
+        if transport is not None and addr.tcp_nodelay:
+            sock = transport.sock
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client
+
+    def _transport(self) -> Any:
+        transport = self._client.get_transport()
+        if self._closed or transport is None or not transport.is_active():
+            raise TargetUnreachable(f"{self.address.url}: connection is closed")
+        return transport
+
+    # commands --------------------------------------------------------------
+    def run(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> CommandResult:
+        """Run `sh -c command` on a new channel; a timeout kills it remotely (coreutils/busybox timeout)."""
+        from pyinfra.api.command import StringCommand
+        from pyinfra.connectors.util import make_unix_command
+
+        started = time.monotonic()
+        inner = command
+        if timeout is not None and self._remote_timeout_available():
+            inner = f"exec timeout -k {KILL_GRACE:g} {timeout:g} sh -c {shlex.quote(command)}"
+        if env:
+            for key in env:
+                if not key.isidentifier():
+                    raise TargetError(f"{self.name}: invalid environment variable name {key!r}")
+        wrapped = make_unix_command(StringCommand(inner), _env=env or None).get_raw_value()
+        try:
+            channel = self._transport().open_session(timeout=self.address.connect_timeout)
+            channel.exec_command(wrapped)
+            if stdin is not None:
+                channel.sendall(stdin.encode())
+            channel.shutdown_write()
+        except TargetUnreachable:
+            raise
+        except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
+            raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
+        out, err, finished = _read_channel(channel, None if timeout is None else timeout + KILL_GRACE + 3)
+        if not finished:
+            channel.close()
+            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
+        rc = channel.recv_exit_status()
+        channel.close()
+        if rc == TIMEOUT_RC and timeout is not None and time.monotonic() - started >= timeout:
+            return _timed_out(command, timeout, _decode(out), _decode(err), started)
+        if rc == -1:  # the channel closed without an exit status: the connection dropped
+            raise TargetUnreachable(f"{self.address.url}: connection lost while running a command")
+        return CommandResult(command, rc, _decode(out), _decode(err), time.monotonic() - started)
+
+    def _remote_timeout_available(self) -> bool:
+        if self._has_timeout is None:
+            probe = self.run("command -v timeout >/dev/null 2>&1")
+            self._has_timeout = probe.rc == 0
+        return self._has_timeout
+
+    # files -----------------------------------------------------------------
+    def _sftp_client(self) -> SFTPClient:
+        # Our own SFTP session: pyinfra memoizes its one by the connector's repr (an address),
+        # which can hand a dead session to a new connector at a recycled address.
+        from paramiko import SFTPClient
+
+        if self._sftp is None:
+            client = SFTPClient.from_transport(self._transport())
+            if client is None:
+                raise TargetUnreachable(f"{self.address.url}: the SFTP subsystem is not available")
+            self._sftp = client
+        return self._sftp
+
+    def read_file(self, path: str) -> bytes | None:
+        """Remote file contents over SFTP, or None when it does not exist."""
+        buffer = io.BytesIO()
+        with self._sftp_lock:
+            try:
+                self._sftp_client().getfo(path, buffer)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        return buffer.getvalue()
+
+    def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
+        """Atomic write over SFTP: temp file beside `path`, chmod, posix-rename over it."""
+        folder = posixpath.dirname(path) or "."
+        tmp = posixpath.join(folder, f".{posixpath.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        with self._sftp_lock:
+            sftp = self._sftp_client()
+            try:
+                if mode is None:
+                    try:
+                        mode = stat.S_IMODE(sftp.stat(path).st_mode or 0o644)
+                    except FileNotFoundError:
+                        mode = None
+                sftp.putfo(io.BytesIO(content), tmp, file_size=len(content), confirm=False)
+                if mode is not None:
+                    sftp.chmod(tmp, mode)
+                sftp.posix_rename(tmp, path)
+            except OSError as exc:
+                try:
+                    sftp.remove(tmp)
+                except OSError:
+                    pass
+                raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        """Close the SFTP session and the SSH transport; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sftp is not None:
+            try:
+                self._sftp.close()
+            except Exception:  # closing a broken session must not mask the real error
+                pass
+        try:
+            self._client.close()
+        except Exception:
+            pass
+        if self._pyinfra_host is not None:
+            self._pyinfra_host.connected = False
+
+
+def _ssh_inventory(hostname: str, data: dict[str, Any]) -> Any:
+    """A pyinfra Inventory holding one SSH host.
+
+    pyinfra's Inventory looks its connectors up through importlib entry points
+    (a scan of site-packages, ~20 ms of CPU) every time it is built; with one
+    Inventory per target that dominated a 30-host run. The host here is always
+    SSH, so the subclass names the connector class directly.
+    """
+    from pyinfra.api.host import Host
+    from pyinfra.api.inventory import Inventory
+    from pyinfra.connectors.ssh import SSHConnector
+
+    class OneSSHHostInventory(Inventory):
+        def make_hosts_and_groups(self, names: Any, groups: Any) -> None:
+            (name, host_data), = names
+            self.host_data[name] = dict(host_data)
+            self.hosts = {name: Host(name, inventory=self, groups=[], connector_cls=SSHConnector)}
+
+    return OneSSHHostInventory(([(hostname, data)], {}))  # type: ignore[no-untyped-call]
+
+
+def _read_channel(channel: Any, deadline_after: float | None) -> tuple[bytes, bytes, bool]:
+    """Drain stdout and stderr without a helper thread; False when the deadline passed.
+
+    Blocks on stdout and, whenever stdout is quiet for STDERR_POLL seconds,
+    empties stderr, so a command writing megabytes to stderr cannot stall on
+    the shared SSH window. A thread per command cost more than the command.
+    """
+    out = bytearray()
+    err = bytearray()
+    deadline = None if deadline_after is None else time.monotonic() + deadline_after
+    channel.settimeout(STDERR_POLL)
+    stdout_open = True
+    while True:
+        if stdout_open:
+            try:
+                chunk = channel.recv(65536)
+                if chunk:
+                    out.extend(chunk)
+                else:
+                    stdout_open = False
+            except socket.timeout:
+                pass
+        while channel.recv_stderr_ready():
+            err.extend(channel.recv_stderr(65536))
+        if not stdout_open:
+            try:
+                chunk = channel.recv_stderr(65536)
+            except socket.timeout:
+                chunk = None
+            if chunk == b"":
+                return bytes(out), bytes(err), True
+            if chunk:
+                err.extend(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            return bytes(out), bytes(err), False
+
+
+def _explain(exc: BaseException, addr: HostAddress) -> str:
+    """A one-line reason for a failed connect, from the innermost cause pyinfra/paramiko gave."""
+    inner: BaseException = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        nxt = inner.__cause__ or inner.__context__
+        assert nxt is not None
+        inner = nxt
+    text = str(inner) or type(inner).__name__
+    causes = list(getattr(inner, "errors", {}).values()) or [inner]  # paramiko NoValidConnectionsError
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "connection refused"
+    if isinstance(inner, socket.timeout) or isinstance(inner, TimeoutError):
+        return f"connection timed out after {addr.connect_timeout:g}s"
+    if "No host key for" in text or "StrictPolicy" in text:
+        where = addr.known_hosts or "~/.ssh/known_hosts"
+        return (
+            f"host key is not in {where}; add it (ssh-keyscan -p {addr.port} {addr.hostname} >> {where}) "
+            "or set `host_key_check: false` for this target"
+        )
+    if "does not match" in str(exc):
+        return f"host key does not match the one in {addr.known_hosts or '~/.ssh/known_hosts'} (possible man-in-the-middle)"
+    if "Authentication" in str(exc):
+        return f"authentication failed ({exc})"
+    return str(exc) or text
+
+
+def _quiet_pyinfra_logger(logger: Any) -> None:
+    """pyinfra logs through `logging`; without a handler Python prints its warnings to stderr."""
+    import logging
+
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
