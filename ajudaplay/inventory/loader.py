@@ -21,6 +21,7 @@ from ajudaplay.yamlmarks import Document, JsonPath, format_path, load_yaml_file
 
 KINDS = ("host", "compose", "kubernetes", "fake")
 SSH_OPTIONS = ("key", "known_hosts", "host_key_check")
+HOST_OPTIONS = (*SSH_OPTIONS, "lock_path")  # a plain host target keeps these beside `host:`
 INVENTORY_DIR = "inventory"
 _PORT = re.compile(r":([0-9]+)/?$")
 
@@ -126,10 +127,10 @@ class _Builder:
         kind = kinds[0]
         if kind == "host":
             connection: dict[str, Any] = {"host": data["host"], "host_key_check": True}
-            connection.update({k: data[k] for k in SSH_OPTIONS if k in data})
+            connection.update({k: data[k] for k in HOST_OPTIONS if k in data})
         else:
             connection = dict(data[kind]) if isinstance(data[kind], dict) else {}
-            for option in SSH_OPTIONS:
+            for option in HOST_OPTIONS:
                 if option in data:
                     self.problem((*where, option), f"{option!r} belongs inside `{kind}:` for a {kind} target",
                                  f"move it under {kind}:" if kind == "compose" else "only host and compose targets use SSH", key=True)
