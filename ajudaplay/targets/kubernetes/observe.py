@@ -1,0 +1,96 @@
+"""Read-only triage: `status` (conditions, replicas, pods) and `logs` (tail and grep per pod)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ajudaplay.targets.base import Result, StepContext
+from ajudaplay.targets.kubernetes.api import JSON, Kube
+from ajudaplay.targets.kubernetes.apierrors import KubeApiError
+from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_summary
+from ajudaplay.targets.kubernetes.revisions import container_images, revision_of
+from ajudaplay.targets.kubernetes.rollout import rollout_status
+from ajudaplay.targets.kubernetes.services import ServiceRef
+from ajudaplay.errors import TargetError
+
+
+def _pod_data(pod: JSON, container: str) -> dict[str, Any]:
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    mine = next((c for c in statuses if c.get("name") == container), None)
+    return {
+        "name": pod["metadata"]["name"],
+        "phase": status.get("phase", "Unknown"),
+        "ready": ready,
+        "restarts": sum(int(c.get("restartCount") or 0) for c in statuses),
+        "image": container_images(pod).get(container),
+        "node": (pod.get("spec") or {}).get("nodeName"),
+        "started": status.get("startTime"),
+        "state": next(iter((mine or {}).get("state") or {}), None),
+        "terminating": bool(pod["metadata"].get("deletionTimestamp")),
+    }
+
+
+def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
+    """The Deployment's conditions and replica counts, and each pod's phase, readiness and restarts."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    pods = [_pod_data(p, container) for p in list_pods(kube, deployment)]
+    try:
+        done, message = rollout_status(deployment)
+        failed = False
+    except TargetError as exc:
+        done, message, failed = False, str(exc), True
+    conditions = [
+        {k: c.get(k) for k in ("type", "status", "reason", "message", "lastUpdateTime")}
+        for c in (deployment.get("status") or {}).get("conditions") or []
+    ]
+    replicas = replicas_summary(deployment)
+    healthy = done and replicas["available"] >= replicas["desired"]
+    data = {
+        "service": ref.service,
+        "deployment": ref.deployment,
+        "namespace": kube.namespace,
+        "container": container,
+        "image": container_images(deployment["spec"]["template"]).get(container),
+        "revision": revision_of(deployment),
+        "paused": bool((deployment.get("spec") or {}).get("paused")),
+        "replicas": replicas,
+        "conditions": conditions,
+        "pods": pods,
+        "restarts": sum(p["restarts"] for p in pods),
+        "rolled_out": done,
+        "progress_deadline_exceeded": failed,
+        "healthy": healthy,
+        "message": message,
+    }
+    ready = sum(1 for p in pods if p["ready"])
+    return Result(msg=f"{message}; {ready}/{len(pods)} pods ready", data=data)
+
+
+def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | None) -> Result:
+    """The last `tail` lines of the service container in each pod, filtered by `grep` (a regular expression)."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    try:
+        pattern = re.compile(grep) if grep else None
+    except re.error:
+        pattern = re.compile(re.escape(grep or ""))
+    per_pod: dict[str, list[str]] = {}
+    result = Result()
+    for pod in list_pods(kube, deployment):
+        name = pod["metadata"]["name"]
+        path = kube.ns_path("v1", "pods", name, "log")
+        try:
+            text = kube.text(path, query={"container": container, "tailLines": tail}, what=f"logs of pod {name!r}")
+        except KubeApiError as exc:
+            result.warnings.append(f"pod {name}: {exc.api_message}")
+            continue
+        lines = [line for line in text.splitlines() if pattern is None or pattern.search(line)]
+        per_pod[name] = lines
+    merged = [f"{pod} {line}" for pod, lines in per_pod.items() for line in lines]
+    result.data = {"service": ref.service, "pods": per_pod, "lines": merged, "count": len(merged), "stdout": "\n".join(merged)}
+    result.msg = f"{len(merged)} lines from {len(per_pod)} pods" + (f" matching {grep!r}" if grep else "")
+    return result

@@ -1,0 +1,244 @@
+"""The actions that roll a Deployment: deploy (set image), rollback (rollout undo), restart, history.
+
+Each writes once (a strategic-merge or JSON patch, or a server-side dry run
+in check mode) and then waits like `kubectl rollout status`. Atomic deploys
+undo to the revision that was running before, with kubectl's own undo patch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ajudaplay.errors import Interrupted, TargetError
+from ajudaplay.targets.base import Change, Result, RevisionChange, StepContext
+from ajudaplay.targets.kubernetes.api import JSON, Kube
+from ajudaplay.targets.kubernetes.objects import (
+    deployment_path,
+    list_owned_replicasets,
+    pick_container,
+    read_deployment,
+    replicas_summary,
+)
+from ajudaplay.targets.kubernetes.revisions import (
+    CHANGE_CAUSE,
+    container_images,
+    equal_ignore_hash,
+    history as revision_history,
+    revision_of,
+    rollback_patch,
+    select_replicaset,
+)
+from ajudaplay.targets.kubernetes.rollout import rollout_status, wait_rollout
+from ajudaplay.targets.kubernetes.services import ServiceRef
+
+DEFAULT_TIMEOUT = 600.0  # the Deployment default progressDeadlineSeconds
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def _timeout(ctx: StepContext) -> float:
+    return float(ctx.timeout) if ctx.timeout else DEFAULT_TIMEOUT
+
+
+def _image_of(deployment: JSON, container: str) -> str | None:
+    return container_images(deployment["spec"]["template"]).get(container)
+
+
+def _data(deployment: JSON, ref: ServiceRef, container: str, **extra: Any) -> dict[str, Any]:
+    done, message = _safe_status(deployment)
+    data: dict[str, Any] = {
+        "service": ref.service,
+        "deployment": ref.deployment,
+        "namespace": deployment["metadata"].get("namespace"),
+        "container": container,
+        "image": _image_of(deployment, container),
+        "revision": revision_of(deployment),
+        "replicas": replicas_summary(deployment),
+        "rolled_out": done,
+        "message": message,
+    }
+    data.update(extra)
+    return data
+
+
+def _safe_status(deployment: JSON) -> tuple[bool, str]:
+    try:
+        return rollout_status(deployment)
+    except TargetError as exc:
+        return False, str(exc)
+
+
+def _paused(deployment: JSON) -> bool:
+    return bool((deployment.get("spec") or {}).get("paused"))
+
+
+def deploy(kube: Kube, ctx: StepContext, ref: ServiceRef, image: str, atomic: bool) -> Result:
+    """`kubectl set image` + `rollout status`; `ok` when already at the image; atomic undo on failure."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    before = _image_of(deployment, container)
+    before_revision = revision_of(deployment)
+    change = Change(f"{ref.service} image", before, image)
+    if before == image:
+        result = Result(msg=f"deployment {ref.deployment!r} already runs {image}", data=_data(deployment, ref, container))
+        if not result.data["rolled_out"]:
+            result.warnings.append(f"deployment {ref.deployment!r} is not fully rolled out: {result.data['message']}")
+        return result
+    cause = f"ajudaplay deploy {ref.service}={image} (run {ctx.run_id}{', by ' + ctx.user if ctx.user else ''})"
+    patch = {
+        "metadata": {"annotations": {CHANGE_CAUSE: cause}},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}},
+    }
+    path = deployment_path(kube, ref.deployment)
+    what = f"deployment {ref.deployment!r}"
+    if ctx.check:
+        kube.request("PATCH", path, body=patch, patch="strategic", dry_run=True, what=what)
+        return Result(changed=True, msg=f"would set {container} image to {image}", changes=[change],
+                      data=_data(deployment, ref, container, would_be_image=image))
+    patched = kube.request("PATCH", path, body=patch, patch="strategic", what=what)
+    ctx.log(f"{ref.deployment}: image {before} -> {image}; waiting for the rollout")
+    try:
+        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    except Interrupted:
+        raise
+    except TargetError as exc:
+        if not atomic:
+            return Result(changed=True, failed=True, msg=f"rollout of {image} failed: {exc}", changes=[change],
+                          data=_data(patched, ref, container, previous_image=before, previous_revision=before_revision))
+        return _undo(kube, ctx, ref, container, before_revision, image, exc, change)
+    after_revision = revision_of(final)
+    return Result(
+        changed=True,
+        msg=f"deployment {ref.deployment!r} rolled out {image} (revision {after_revision})",
+        changes=[change],
+        data=_data(final, ref, container, previous_image=before, previous_revision=before_revision),
+        revisions=[RevisionChange(ref.service, _rev(before_revision), _rev(after_revision), image)],
+    )
+
+
+def _rev(revision: int | None) -> str | None:
+    return None if revision is None else str(revision)
+
+
+def _undo(
+    kube: Kube, ctx: StepContext, ref: ServiceRef, container: str, to_revision: int | None,
+    image: str, cause: TargetError, change: Change,
+) -> Result:
+    """Atomic deploys: back to the revision that ran before, with rollout undo's patch, then wait."""
+    ctx.log(f"{ref.deployment}: rollout of {image} failed ({cause}); rolling back to revision {to_revision}")
+    try:
+        deployment = read_deployment(kube, ref)
+        failed_revision = revision_of(deployment)
+        replicasets = list_owned_replicasets(kube, deployment)
+        target_rs = select_replicaset(deployment, replicasets, to_revision)
+        patched = kube.request("PATCH", deployment_path(kube, ref.deployment), body=rollback_patch(deployment, target_rs),
+                               patch="json", what=f"deployment {ref.deployment!r}")
+    except Interrupted:
+        raise
+    except TargetError as exc:
+        raise TargetError(f"rollout of {image} failed: {cause}; and the atomic rollback failed too: {exc}") from exc
+    restored = _image_of(patched, container)
+    changes = [change, Change(f"{ref.service} image", image, restored)]
+    try:
+        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    except Interrupted:
+        raise
+    except TargetError as exc:
+        return Result(changed=True, failed=True, rolled_back=True, changes=changes,
+                      msg=f"rollout of {image} failed: {cause}; rolled back to {restored} (revision {to_revision}'s template) "
+                          f"but that rollout could not be confirmed: {exc}",
+                      data=_data(patched, ref, container, failed_image=image, failed_revision=failed_revision,
+                                 rolled_back_to=to_revision))
+    after = revision_of(final)
+    return Result(
+        changed=True,
+        failed=True,
+        rolled_back=True,
+        msg=f"rollout of {image} failed: {cause}; rolled back to {restored} (revision {after})",
+        changes=changes,
+        data=_data(final, ref, container, failed_image=image, failed_revision=failed_revision, rolled_back_to=to_revision),
+        revisions=[RevisionChange(ref.service, _rev(failed_revision), _rev(after), restored)],
+    )
+
+
+def rollback(kube: Kube, ctx: StepContext, ref: ServiceRef, to_revision: int | None) -> Result:
+    """`kubectl rollout undo [--to-revision]`, including its skip, pause and not-found rules."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    replicasets = list_owned_replicasets(kube, deployment)
+    chosen = select_replicaset(deployment, replicasets, to_revision)
+    chosen_revision = revision_of(chosen)
+    if _paused(deployment):
+        raise TargetError(
+            f"you cannot rollback a paused deployment; resume it first with "
+            f"'kubectl rollout resume deployment/{ref.deployment}' and try again"
+        )
+    current_revision = revision_of(deployment)
+    if equal_ignore_hash(chosen["spec"]["template"], deployment["spec"]["template"]):
+        return Result(msg=f"skipped rollback (current template already matches revision {chosen_revision})",
+                      data=_data(deployment, ref, container, to_revision=chosen_revision))
+    before = _image_of(deployment, container)
+    after_image = container_images(chosen["spec"]["template"]).get(container)
+    changes = [Change(f"{ref.service} revision", _rev(current_revision), _rev(chosen_revision))]
+    if before != after_image:
+        changes.append(Change(f"{ref.service} image", before, after_image))
+    path = deployment_path(kube, ref.deployment)
+    patch = rollback_patch(deployment, chosen)
+    what = f"deployment {ref.deployment!r}"
+    if ctx.check:
+        kube.request("PATCH", path, body=patch, patch="json", dry_run=True, what=what)
+        return Result(changed=True, msg=f"would roll back to revision {chosen_revision} ({after_image})", changes=changes,
+                      data=_data(deployment, ref, container, to_revision=chosen_revision))
+    patched = kube.request("PATCH", path, body=patch, patch="json", what=what)
+    ctx.log(f"{ref.deployment}: rolling back to revision {chosen_revision}; waiting for the rollout")
+    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    after_revision = revision_of(final)
+    return Result(
+        changed=True,
+        msg=f"deployment {ref.deployment!r} rolled back to revision {chosen_revision} ({after_image}), now revision {after_revision}",
+        changes=changes,
+        data=_data(final, ref, container, previous_image=before, previous_revision=current_revision, to_revision=chosen_revision),
+        revisions=[RevisionChange(ref.service, _rev(current_revision), _rev(after_revision), after_image)],
+    )
+
+
+def restart(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
+    """`kubectl rollout restart`: a new restartedAt annotation on the pod template, then wait."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    if _paused(deployment):
+        raise TargetError(f"can't restart paused deployment {ref.deployment!r} (run rollout resume first)")
+    # kubectl writes RFC 3339 to the second; sub-second precision keeps two restarts in one second distinct
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+    path = deployment_path(kube, ref.deployment)
+    what = f"deployment {ref.deployment!r}"
+    change = Change(f"{ref.service} restartedAt", None, now)
+    if ctx.check:
+        kube.request("PATCH", path, body=patch, patch="strategic", dry_run=True, what=what)
+        return Result(changed=True, msg=f"would restart deployment {ref.deployment!r}", changes=[change],
+                      data=_data(deployment, ref, container))
+    patched = kube.request("PATCH", path, body=patch, patch="strategic", what=what)
+    ctx.log(f"{ref.deployment}: restarted; waiting for the rollout")
+    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    before, after = revision_of(deployment), revision_of(final)
+    return Result(
+        changed=True, msg=f"deployment {ref.deployment!r} restarted (revision {after})", changes=[change],
+        data=_data(final, ref, container, restarted_at=now),
+        revisions=[RevisionChange(ref.service, _rev(before), _rev(after), _image_of(final, container))],
+    )
+
+
+def history(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
+    """`kubectl rollout history`: revisions with image and change cause, as registered data."""
+    deployment = read_deployment(kube, ref)
+    container = pick_container(deployment, ref, kube.target)
+    entries = revision_history(deployment, list_owned_replicasets(kube, deployment))
+    revisions = [e.as_data(container) for e in entries]
+    current = revision_of(deployment)
+    lines = [f"{e['revision']:<9} {e['image']}  {e['change_cause'] or '<none>'}" for e in revisions]
+    return Result(
+        msg=f"deployment {ref.deployment!r}: {len(revisions)} revisions, current {current}\n" + "\n".join(lines),
+        data={"service": ref.service, "deployment": ref.deployment, "container": container, "current": current,
+              "revisions": revisions},
+    )
