@@ -8,3 +8,7 @@ under the same concurrency model, so the patch happens here, first.
 from gevent import monkey
 
 monkey.patch_all()
+
+# One definition of the session fixtures for the real control plane, shared by
+# every folder that needs it (started only when a test asks for it).
+pytest_plugins = ["tests.infra.k8s.conftest_fixtures"]

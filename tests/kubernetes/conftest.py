@@ -18,16 +18,7 @@ from ajudaplay.errors import Mark
 from ajudaplay.inventory.model import TargetSpec
 from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes import KubernetesTarget
-from tests.infra.k8s.conftest_fixtures import (  # noqa: F401 - fixtures re-exported to this folder
-    CRASH_IMAGE,
-    NEVER_READY_IMAGE,
-    cert_manager,
-    control_plane,
-    fault_proxy,
-    k8s_api,
-    namespace,
-    node_sim,
-)
+from tests.infra.k8s.conftest_fixtures import CRASH_IMAGE, NEVER_READY_IMAGE  # noqa: F401 - fixtures: tests/conftest.py
 
 SERVICES = {"api": {"deployment": "api", "container": "api", "hpa": "api-hpa", "configmap": "api-config",
                     "secret": "api-env", "certificate": "api-tls", "tls_secret": "api-tls"},

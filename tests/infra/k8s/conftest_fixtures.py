@@ -1,6 +1,7 @@
-"""Pytest fixtures for the real control plane and its simulators; import them from a conftest.py.
+"""Pytest fixtures for the real control plane and its simulators.
 
-    from tests.infra.k8s.conftest_fixtures import *  # noqa: F401,F403
+tests/conftest.py loads this module once as a plugin (`pytest_plugins`), so the
+whole session shares one control plane; do not import the fixtures elsewhere.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ from cryptography import x509
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from tests.infra.k8s.conftest_fixtures import (  # noqa: F401 - fixtures
-    NEVER_READY_IMAGE, cert_manager, control_plane, fault_proxy, k8s_api, namespace, node_sim)
+from tests.infra.k8s.conftest_fixtures import NEVER_READY_IMAGE  # fixtures come from tests/conftest.py
 from tests.infra.k8s.controlplane import ControlPlane
 from tests.infra.k8s.faultproxy import FaultProxy
 from tests.infra.k8s.nodesim import api_client_for
