@@ -251,7 +251,8 @@ def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], N
     else:
         from ajudaplay.report.console import ConsoleReporter
 
-        listeners.append(ConsoleReporter(sys.stdout, verbosity=args.verbose, show_diff=args.diff))
+        listeners.append(ConsoleReporter(sys.stdout, verbosity=args.verbose, show_diff=args.diff,
+                                         journaled=not args.no_journal))
     if args.junit:
         from ajudaplay.report.junit import JUnitReporter
 

@@ -44,10 +44,10 @@ def run_debug(ctx: ActionContext, args: Any) -> Result:
     if "var" in a:
         name = str(a["var"])
         value = ctx.render("{{ " + name + " }}")
-        return Result(msg=f"{name}: {value!r}" if not isinstance(value, str) else f"{name}: {value}",
+        return Result(show=True, msg=f"{name}: {value!r}" if not isinstance(value, str) else f"{name}: {value}",
                       data={name: value})
     msg = a.get("msg", "Hello world!")
-    return Result(msg=msg if isinstance(msg, str) else repr(msg), data={"msg": msg})
+    return Result(show=True, msg=msg if isinstance(msg, str) else repr(msg), data={"msg": msg})
 
 
 def run_assert(ctx: ActionContext, args: Any) -> Result:

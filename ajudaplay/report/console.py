@@ -99,6 +99,7 @@ class ConsoleReporter:
         color: bool | None = None,
         show_diff: bool = False,
         live: bool | None = None,
+        journaled: bool = True,
     ) -> None:
         use_color = want_color(stream, color)
         tty = _isatty(stream)
@@ -114,6 +115,7 @@ class ConsoleReporter:
         )
         self._verbosity = verbosity
         self._show_diff = show_diff
+        self._journaled = journaled  # only then does `ajudaplay show RUN` have something to show
         self._use_live = tty and (live if live is not None else True)
         self._live: Live | None = None
         self._running: dict[str, str] = {}  # target -> task, for the live status line
@@ -203,7 +205,7 @@ class ConsoleReporter:
             detail = event.error or result.msg
         elif status == "changed":
             detail = result.diff_summary() or result.msg
-        elif self._verbosity >= 1:
+        elif self._verbosity >= 1 or result.show:
             detail = result.msg
         first, rest = _first_line_and_rest(detail)
         line = Text()
@@ -329,7 +331,8 @@ class ConsoleReporter:
         self._print(summary)
         if event.message:
             self._print(event.message, OUTCOME_STYLE.get(event.outcome, "red"))
-        self._print(f"details: ajudaplay show {event.run_id}", "dim")
+        if self._journaled:
+            self._print(f"details: ajudaplay show {event.run_id}", "dim")
 
     # live status line ------------------------------------------------------------
     def _refresh_live(self) -> None:

@@ -56,6 +56,7 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     revisions: list[RevisionChange] = field(default_factory=list)
     rolled_back: bool = False  # an atomic deploy failed and was undone
+    show: bool = False  # print `msg` even on an ok line at normal verbosity (debug does)
 
     def diff_summary(self) -> str:
         return "; ".join(c.summary() for c in self.changes)

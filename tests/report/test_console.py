@@ -136,3 +136,22 @@ def test_live_status_on_a_tty_does_not_hide_lines(
     text = ANSI.sub("", raw)
     assert "failed: [small] health check failed" in text
     assert "PLAY RECAP" in text
+
+
+def test_ok_lines_show_the_message_only_when_the_action_asks() -> None:
+    """`debug` output is the point of the task; other ok lines stay quiet below -v."""
+    from ajudaplay.engine.events import TaskResult
+    from ajudaplay.targets.base import Result
+
+    shown = TaskResult(scripted.RUN_ID, scripted.PLAY, "say", "cluster", "ok",
+                       Result(msg="certificate valid until 2027-01-01", show=True), 0.0, scripted.T0)
+    quiet = TaskResult(scripted.RUN_ID, scripted.PLAY, "check", "small", "ok",
+                       Result(msg="all assertions passed"), 0.0, scripted.T0)
+    lines = render([shown, quiet]).splitlines()
+    assert "ok: [cluster] certificate valid until 2027-01-01" in lines
+    assert "ok: [small]" in lines
+
+
+def test_no_show_hint_when_the_run_was_not_journaled(run_events: list[Event]) -> None:
+    assert "details: ajudaplay show" in render(run_events)
+    assert "details: ajudaplay show" not in render(run_events, journaled=False)
