@@ -1,0 +1,129 @@
+"""scale, restart, status, logs and exec for a Compose service.
+
+Scale uses `up --scale --no-recreate` so healthy containers are kept. Compose
+has no autoscaler: min/max replicas are reported as not applicable (a
+warning), never silently dropped, so one playbook serves both modes.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import TYPE_CHECKING
+
+from ajudaplay.errors import TargetError
+from ajudaplay.targets.base import Change, Result
+from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
+
+if TYPE_CHECKING:
+    from ajudaplay.targets.base import StepContext
+    from ajudaplay.targets.compose.cli import Container
+    from ajudaplay.targets.compose.session import Session
+    from ajudaplay.targets.compose.settings import ServiceMap
+
+AUTOSCALER_NA = "min_replicas/max_replicas: not applicable on Compose (no autoscaler); ignored for this target"
+
+
+def _current_image(sess: Session, svc: ServiceMap, containers: list[Container]) -> str | None:
+    return sess.override.image(svc.compose) or (containers[0].image if containers else None)
+
+
+def scale(
+    sess: Session, ctx: StepContext, svc: ServiceMap, replicas: int | None,
+    min_replicas: int | None, max_replicas: int | None,
+) -> Result:
+    """Set the number of containers; autoscaler bounds become a warning."""
+    warnings = [AUTOSCALER_NA] if (min_replicas is not None or max_replicas is not None) else []
+    containers = sess.project.containers(svc.compose)
+    running = [c for c in containers if c.status == "running"]
+    data: dict[str, object] = {"service": svc.name, "replicas": len(running)}
+    if replicas is None:
+        return Result(msg=f"{svc.name}: {len(running)} replica(s); nothing to scale", data=data, warnings=warnings)
+    if len(containers) == replicas and len(running) == replicas:
+        return Result(msg=f"{svc.name} already at {replicas} replica(s)", data=data, warnings=warnings)
+    change = Change(f"{svc.name} replicas", str(len(running)), str(replicas))
+    data["replicas"] = replicas
+    if ctx.check:
+        return Result(changed=True, changes=[change], data=data, warnings=warnings,
+                      msg=f"would scale {svc.name} from {len(running)} to {replicas}")
+    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    sess.project.compose(
+        "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{svc.compose}={replicas}", svc.compose,
+        what=f"scaling service {svc.compose!r} to {replicas}", timeout=timeout,
+    )
+    try:
+        wait_healthy(sess.project, ctx, svc.compose, None, replicas, svc.health_url, timeout)
+    except HealthFailure as exc:
+        return Result(changed=True, failed=True, changes=[change], data=data, warnings=warnings, msg=str(exc))
+    return Result(changed=True, changes=[change], data=data, warnings=warnings,
+                  msg=f"{svc.name} scaled to {replicas}, healthy")
+
+
+def restart(sess: Session, ctx: StepContext, svc: ServiceMap, reason: str = "restart") -> Result:
+    """Restart the service's containers and wait until healthy again."""
+    containers = sess.project.containers(svc.compose)
+    change = Change(f"{svc.name}", "running", reason)
+    if ctx.check:
+        return Result(changed=True, changes=[change], msg=f"would restart {svc.name} ({len(containers)} container(s))")
+    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    sess.project.compose("restart", svc.compose, what=f"restarting service {svc.compose!r}", timeout=timeout)
+    try:
+        wait_healthy(sess.project, ctx, svc.compose, None, max(1, len(containers)), svc.health_url, timeout)
+    except HealthFailure as exc:
+        return Result(changed=True, failed=True, changes=[change], msg=str(exc))
+    return Result(changed=True, changes=[change], msg=f"{svc.name} restarted, healthy")
+
+
+def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> Result:
+    """Containers, image, health and restart counts as registered data; never changes anything."""
+    containers = sess.project.containers(svc.compose)
+    rows = [c.as_data() for c in containers]
+    running = [c for c in containers if c.status == "running"]
+    healthy = bool(running) and all(c.health in (None, "healthy") for c in running) and len(running) == len(containers)
+    current = sess.store.current(svc.compose)
+    ready = len([c for c in running if c.health in (None, "healthy")])
+    data: dict[str, object] = {
+        "service": svc.name,
+        "mode": "compose",
+        "image": _current_image(sess, svc, containers),
+        "replicas": {"desired": len(containers), "current": len(running), "ready": ready, "available": ready},
+        "healthy": healthy,
+        "restarts": sum(c.restarts for c in containers),
+        "revision": current.revision if current else None,
+        "containers": rows,
+    }
+    lines = [f"{c['name']}: {c['state']}, health {c['health']}, image {c['image']}, restarts {c['restarts']}" for c in rows]
+    return Result(msg="\n".join(lines) or f"{svc.name}: no containers", data=data)
+
+
+def logs(sess: Session, ctx: StepContext, svc: ServiceMap, tail: int, grep: str | None) -> Result:
+    """The last `tail` log lines of the service, optionally only those matching a regex."""
+    pattern = None
+    if grep:
+        try:
+            pattern = re.compile(grep)
+        except re.error as exc:
+            raise TargetError(f"logs.grep: invalid regular expression {grep!r}: {exc}") from exc
+    result = sess.project.compose(
+        "logs", "--no-color", "--tail", str(tail), svc.compose, what=f"reading logs of {svc.compose!r}", timeout=60
+    )
+    lines = (result.stdout + result.stderr).splitlines()
+    if pattern is not None:
+        lines = [line for line in lines if pattern.search(line)]
+    return Result(msg="\n".join(lines), data={"service": svc.name, "lines": lines, "count": len(lines)})
+
+
+def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] | str) -> Result:
+    """Run a command in the service's first container (`compose exec -T`); skipped in check mode."""
+    argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+    shown = command if isinstance(command, str) else shlex.join(command)
+    if ctx.check:
+        return Result(skipped=True, msg=f"check mode: would run in {svc.name}: {shown}")
+    cmd = sess.project.compose_cmd("exec", "-T", svc.compose, *argv)
+    sess.project.primed = None  # the command may change the containers
+    result = sess.project.host.run(cmd, timeout=ctx.timeout)
+    data = {"rc": result.rc, "stdout": result.stdout, "stderr": result.stderr, "cmd": shown}
+    if not result.ok:
+        detail = (result.stderr or result.stdout).strip()[-500:]
+        return Result(changed=True, failed=True, data=data, msg=f"{shown} exited {result.rc}: {detail}")
+    return Result(changed=True, data=data, msg=result.stdout.strip()[-2000:])

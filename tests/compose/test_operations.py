@@ -1,0 +1,193 @@
+"""config, secret, certificate, check mode, locks and faults through `ajudaplay run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.compose.conftest import Project, docker, make_cert, make_project
+
+pytestmark = pytest.mark.docker
+
+V1, V2 = "ajudaplay-test/api:v1", "ajudaplay-test/api:v2"
+
+
+def started_at(project: Project, service: str) -> list[str]:
+    return [c["State"]["StartedAt"] for c in project.containers(service)]
+
+
+def test_config_change_restarts_unchanged_does_not(project: Project, tmp_path: Path) -> None:
+    conf = tmp_path / "default.conf"
+    conf.write_text("server { listen 8080; }  # v2\n")
+    before = started_at(project, "nginx")
+    files = json.dumps([str(conf)])
+
+    changed = project.run("config.yml", "-e", f'{{"config_files": {files}}}', "--diff")
+    assert changed.rc == 0, changed.text
+    [res] = changed.results("Config files of the service")
+    assert res["changed"] is True and any("default.conf" in d for d in json.dumps(res["diff"]).split(","))
+    assert (Path(project.dir) / "config/nginx/default.conf").read_text() == conf.read_text()
+    after = started_at(project, "nginx")
+    assert after != before  # restarted
+
+    same = project.run("config.yml", "-e", f'{{"config_files": {files}}}')
+    assert same.rc == 0, same.text
+    assert same.results("Config files of the service")[0]["changed"] is False
+    assert started_at(project, "nginx") == after  # not restarted
+
+
+def test_secret_env_file_is_0600_and_values_never_shown(project: Project, tmp_path: Path) -> None:
+    env = tmp_path / "api.env"
+    env.write_text("DB_PASSWORD=s3cr3t-value-123\nAPI_TOKEN=tok-987654\n")
+    playbook = tmp_path / "secret.yml"
+    playbook.write_text(
+        "- hosts: all\n  tasks:\n    - name: Secret\n      secret: {service: api, env_file: api.env}\n"
+    )
+    done = project.run(str(playbook), "--diff")
+    assert done.rc == 0, done.text
+    assert "s3cr3t-value-123" not in done.text and "tok-987654" not in done.text
+    [res] = done.results("Secret")
+    assert res["changed"] is True and sorted(res["data"]["keys"]) == ["API_TOKEN", "DB_PASSWORD"]
+    path = Path(project.dir) / ".ajudaplay/env/api.env"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    inside = docker("exec", project.containers("api")[0]["Id"], "sh", "-c", "echo $DB_PASSWORD")
+    assert inside.strip() == "s3cr3t-value-123"  # recreated with the new environment
+    again = project.run(str(playbook))
+    assert again.results("Secret")[0]["changed"] is False
+
+
+def test_check_mode_changes_nothing(project: Project, tmp_path: Path) -> None:
+    conf = tmp_path / "default.conf"
+    conf.write_text("changed in check mode\n")
+    before = project.snapshot()
+    runs = [
+        project.run("deploy.yml", "-e", f"image={V2}", "--check"),
+        project.run("scale.yml", "-e", "replicas=3", "--check"),
+        project.run("restart.yml", "--check"),
+        project.run("config.yml", "-e", json.dumps({"config_files": [str(conf)]}), "--check"),
+    ]
+    for run in runs:
+        assert run.rc == 0, run.text
+    [would] = runs[0].results("Deploy the service")
+    assert would["changed"] is True and "would deploy" in would["msg"]
+    assert runs[1].results("Scale the service")[0]["diff"]
+    assert project.snapshot() == before
+
+
+def test_two_concurrent_runs_one_waits_for_the_lock(project: Project) -> None:
+    first = project.start("deploy.yml", "-e", f"image={V2}")
+    lock = Path(project.dir) / ".ajudaplay/lock/owner.json"
+    deadline = time.monotonic() + 30
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.exists(), "first run never took the lock"
+    second = project.run("deploy.yml", "-e", "image=ajudaplay-test/api:v3")
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, out
+    assert second.rc == 4, second.text  # LOCK_HELD
+    assert "locked by" in second.text and "run " in second.text
+    assert project.images("api") == [V2] and project.healthy("api")  # nothing half-applied
+    assert [r["image"] for r in project.revisions("api")] == [V1, V2]
+    assert not lock.exists()  # released
+
+
+def test_container_killed_during_deploy_leaves_a_consistent_service(project: Project) -> None:
+    run = project.start("deploy.yml", "-e", f"image={V2}")
+    deadline = time.monotonic() + 60
+    killed = False
+    while time.monotonic() < deadline and run.poll() is None and not killed:
+        for c in project.containers("api"):
+            if c["Config"]["Image"] == V2 and c["State"]["Running"]:
+                docker("kill", c["Id"], check=False)
+                killed = True
+        time.sleep(0.05)
+    out, _ = run.communicate(timeout=120)
+    assert killed, out
+    assert run.returncode in (0, 2), out
+    if run.returncode == 2:
+        assert "exited" in out or "not healthy" in out, out
+    # whatever happened, the record matches what runs, and it is healthy after the dust settles
+    time.sleep(3)
+    current = project.revisions("api")[-1]["image"]
+    images = project.images("api")
+    assert images == [current], (images, current, out)
+
+
+def test_sshd_stopped_mid_run_fails_and_the_lock_can_be_cleared(request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None) -> None:
+    project = make_project(request, tmp_path, "ssh")
+    sshd = request.getfixturevalue("sshd")
+    run = project.start("deploy.yml", "-e", f"image={V2}")
+    lock = Path(project.dir) / ".ajudaplay/lock/owner.json"
+    deadline = time.monotonic() + 30
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sshd.stop()
+    try:
+        out, _ = run.communicate(timeout=120)
+    finally:
+        sshd.start()
+    assert run.returncode == 2, out
+    assert "unreachable" in out.lower()
+    if lock.exists():  # could not be released with the host down: it expires, and unlock clears it
+        owner = json.loads(lock.read_text())
+        assert owner["expires_at"] - time.time() < 16 * 60
+        again = project.run("deploy.yml", "-e", f"image={V2}")
+        assert again.rc == 4 and "locked by" in again.text
+        unlocked = project.cli("unlock", "-i", str(project.inventory), "box", "--yes")
+        assert unlocked.returncode == 0, unlocked.stdout + unlocked.stderr
+        assert not lock.exists()
+    after = project.run("deploy.yml", "-e", f"image={V2}")
+    assert after.rc == 0, after.text
+    assert project.images("api") == [V2]
+
+
+def test_certificate_install_reload_and_min_days(project: Project, tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path, "good", days=90)
+    done = project.run("cert-renew.yml", "-e", f"cert_file={cert}", "-e", f"key_file={key}")
+    assert done.rc == 0, done.text
+    [res] = done.results("Install the certificate from files")
+    assert res["changed"] is True and res["data"]["days_left"] in (89, 90)
+    key_on_host = Path(project.dir) / "certs/tls.key"
+    assert stat.S_IMODE(key_on_host.stat().st_mode) == 0o600
+    reloads = docker("exec", project.containers("nginx")[0]["Id"], "cat", "/www/reloads").strip()
+    assert reloads == "1"
+    again = project.run("cert-renew.yml", "-e", f"cert_file={cert}", "-e", f"key_file={key}")
+    assert again.results("Install the certificate from files")[0]["changed"] is False
+    short = project.run("cert-renew.yml", "-e", f"cert_file={cert}", "-e", f"key_file={key}", "-e", "min_days=120")
+    assert short.rc == 2 and "fewer than min_days=120" in short.text
+
+
+def test_certificate_renewal_command(project: Project, request: pytest.FixtureRequest) -> None:
+    source = Path(f"{project.dir}-renewal")  # readable by the SSH user too
+    source.mkdir(mode=0o755)
+    request.addfinalizer(lambda: shutil.rmtree(source, ignore_errors=True))
+    cert, key = make_cert(source, "renewed", days=60)
+    for p in (cert, key):
+        os.chmod(p, 0o644)
+    command = f"mkdir -p certs && cp {cert} certs/tls.crt && cp {key} certs/tls.key"
+    done = project.run("cert-renew.yml", "-e", json.dumps({"renew_command": command}))
+    assert done.rc == 0, done.text
+    [res] = done.results("Renew the certificate")
+    assert res["changed"] is True and res["data"]["days_left"] in (59, 60)
+
+
+def test_held_lock_names_holder_and_unlock_clears_it(request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None) -> None:
+    project = make_project(request, tmp_path, "local")
+    lock = Path(project.dir) / ".ajudaplay/lock"
+    lock.mkdir()
+    now = time.time()
+    (lock / "owner.json").write_text(json.dumps(
+        {"holder": "alice@ops-laptop", "run_id": "r-123", "acquired_at": now, "expires_at": now + 600, "target": "box"}))
+    held = project.run("deploy.yml", "-e", f"image={V2}")
+    assert held.rc == 4 and "alice@ops-laptop" in held.text and "r-123" in held.text, held.text
+    assert project.images("api") == [V1]
+    unlocked = project.cli("unlock", "-i", str(project.inventory), "box", "--yes")
+    assert unlocked.returncode == 0 and "alice@ops-laptop" in unlocked.stdout + unlocked.stderr
+    assert not lock.exists()
+    assert project.run("deploy.yml", "-e", f"image={V2}").rc == 0
