@@ -287,6 +287,8 @@ class _Explainer:
             return [self._diag(path, f"expected a percentage like '30%', got {describe_value(value)}")]
         if form == "identifier":
             return [self._diag(path, f"{value!r} is not a valid variable name", "use letters, digits and _, not starting with a digit")]
+        if description:  # a person reads "a Docker image reference", not the regular expression
+            return [self._diag(path, f"expected {description}, got {describe_value(value)}")]
         return [self._diag(path, f"{describe_value(value)} does not match the expected form {error.validator_value}")]
 
     def _on_propertyNames(self, error: ValidationError, path: JsonPath) -> list[Diagnostic]:
