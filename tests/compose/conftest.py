@@ -148,7 +148,8 @@ class Project:
 def write_inventory(path: Path, name: str, project_dir: str, connection: dict[str, Any], **extra: Any) -> None:
     compose = {"project_dir": project_dir, "project_name": name, **connection, **extra}
     inv = {
-        "vars": {"image_repos": {"api": "ajudaplay-test/api", "nginx": "ajudaplay-test/nginx"}},
+        "vars": {"image_repos": {"api": "ajudaplay-test/api", "nginx": "ajudaplay-test/nginx"},
+                 "versions": {"api": "v1", "nginx": "v1"}},  # what compose-host.yml starts
         "targets": {
             "box": {
                 "compose": compose,
