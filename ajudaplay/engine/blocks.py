@@ -7,6 +7,7 @@ every target that entered the block, failed or not, and nesting works.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Sequence
 
@@ -14,7 +15,8 @@ from ajudaplay.engine.events import TaskResult, TaskStarted
 from ajudaplay.engine.fanout import fan_out
 from ajudaplay.engine.selection import tag_selected
 from ajudaplay.engine.step import Scope, run_step
-from ajudaplay.errors import Interrupted
+from ajudaplay.engine.variables import is_template_value, step_vars
+from ajudaplay.errors import AjudaplayError, Interrupted
 from ajudaplay.targets.base import Result
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ def run_task_on(
     rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope, handler: bool = False
 ) -> None:
     """Emit TaskStarted, run the task on every target in parallel (bounded), wait for all."""
+    task = dataclasses.replace(task, name=_display_name(rc, play, task, targets, scope))
     rc.bus.emit(
         TaskStarted(
             run_id=rc.run_id,
@@ -107,6 +110,17 @@ def run_task_on(
         for ts in targets:
             ts.stopped = True
         raise Interrupted("interrupted while steps were running")
+
+
+def _display_name(rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope) -> str:
+    """Task names are templates too (`Deploy {{ service }}`), rendered as Ansible does: once, for the first target."""
+    if not targets or not is_template_value(task.name):
+        return task.name
+    try:
+        variables = step_vars(rc, targets[0], play, [*scope.vars, (task.vars, task.mark)], rc.options.check)
+        return str(rc.templar.render(task.name, variables, task.mark))
+    except AjudaplayError:  # the step itself will report the template problem
+        return task.name
 
 
 def _step_once(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, handler: bool) -> None:

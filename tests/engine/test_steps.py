@@ -337,3 +337,19 @@ def test_assert_and_fail(h: Harness) -> None:
     assert h.collector.status("good", "t1") == "ok"
     assert h.collector.results("bad", "t2")[0].error == "n too small"
     assert h.collector.status("end", "t1") == "ok" and not h.collector.results("end", "t2")
+
+
+def test_task_names_are_templated_like_ansible(h: Harness) -> None:
+    """`Deploy {{ service }}` reads `Deploy api` in the recap, the JSON events and the journal."""
+    h.run(
+        """
+        - hosts: all
+          vars: {service: api}
+          tasks:
+            - {name: "Deploy {{ service }}", debug: {msg: y}}
+            - {name: "Broken {{ nowhere | default(undefined_too) }}", debug: {msg: y}, ignore_errors: true}
+        """,
+        fakes(1),
+    )
+    assert h.collector.status("Deploy api", "t1") == "ok"
+    assert h.collector.status("Broken {{ nowhere | default(undefined_too) }}", "t1") is not None
