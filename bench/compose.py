@@ -53,6 +53,8 @@ def script_for(project_dir: str, name: str) -> str:
 
 def inventory(path: Path, name: str, project_dir: str, connection: dict[str, str]) -> None:
     inv = {
+        "vars": {"image_repos": {"api": "ajudaplay-test/api", "nginx": "ajudaplay-test/nginx"},
+                 "versions": {"api": "v1", "nginx": "v1"}},
         "targets": {"box": {"compose": {"project_dir": project_dir, "project_name": name, **connection},
                             "services": {"api": {"service": "api"}, "nginx": {"service": "nginx"}},
                             "vars": {"project_dir": project_dir}}},
