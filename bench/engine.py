@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,19 +34,51 @@ PEERS_BIN = ROOT / "bench" / ".venv-peers" / "bin"
 TOOLS = ("ajudaplay", "ansible", "pyinfra")
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> float:
-    """Wall time of one CLI process (start-up included), failing loudly on a non-zero exit."""
+@dataclass(frozen=True)
+class Timing:
+    """One measurement: wall seconds, and the client's CPU seconds (user+sys, its children too)."""
+
+    wall: float
+    cpu: float
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> Timing:
+    """Wall and CPU time of one CLI process (start-up included), failing loudly on a non-zero exit.
+
+    CPU is the tool's own (and its child processes', e.g. Ansible's ssh), not
+    sshd's: on a loaded machine it moves far less than wall time.
+    """
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if check and proc.returncode != 0:
         sys.exit(f"FAILED ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return elapsed
+    return Timing(elapsed, _children_cpu() - cpu_before)
 
 
-def best_of(n: int, fn: Callable[[], float]) -> float:
-    """Median of n runs: robust to one noisy run on a shared machine."""
-    return statistics.median(fn() for _ in range(n))
+def median(timings: list[Timing]) -> Timing:
+    """Median wall time and median CPU time (robust to one noisy run on a shared machine)."""
+    return Timing(statistics.median(t.wall for t in timings), statistics.median(t.cpu for t in timings))
+
+
+def best_of(n: int, fn: Callable[[], Timing]) -> Timing:
+    """Median of n runs."""
+    return median([fn() for _ in range(n)])
+
+
+def compile_bytecode() -> None:
+    """Write ajudaplay's .pyc files, as an install does (the peers' packages have theirs).
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE=1 (set on some build
+    machines) would otherwise compile every module from source at every start.
+    """
+    subprocess.run([str(VENV_BIN / "python"), "-m", "compileall", "-q", str(ROOT / "ajudaplay")], check=True)
 
 
 def state_of(dirs: list[Path]) -> dict[str, tuple[str, str, float]]:
@@ -70,7 +104,7 @@ class Bench:
         self.repeat = repeat
         self.tools = tools
         self.env = dict(os.environ, ANSIBLE_CONFIG=str(work / "ansible" / "ansible.cfg"), PYTHONWARNINGS="ignore")
-        self.rows: list[tuple[str, dict[str, float]]] = []
+        self.rows: list[tuple[str, dict[str, Timing]]] = []
 
     def clean(self, n: int) -> None:
         for i in range(1, n + 1):
@@ -88,7 +122,7 @@ class Bench:
         return [str(VENV_BIN / "pyinfra"), str(w / "pyinfra" / f"inventory_{n}.py"), str(w / "pyinfra" / f"{kind}.py"),
                 "-y", "--parallel", str(max(n, 1))]
 
-    def run(self, tool: str, kind: str, n: int) -> float:
+    def run(self, tool: str, kind: str, n: int) -> Timing:
         return timed(self.command(tool, kind, n), cwd=self.work / ("ajudaplay" if tool == "ajudaplay" else tool), env=self.env)
 
     def startup(self) -> None:
@@ -108,34 +142,61 @@ class Bench:
                  str(self.work / "ansible" / "tenstep.yml")], self.work / "ansible", self.env))
         self.rows.append(("start-up: validate playbooks/ (ansible: --syntax-check)", row))
 
+    def local(self) -> None:
+        """One trivial task on the controller itself (`@local`; Ansible: `-c local`): start-up is the cost."""
+        w = self.work
+        commands = {
+            "ajudaplay": ([str(VENV_BIN / "ajudaplay"), "run", str(w / "ajudaplay" / "trivial1.yml"),
+                           "-i", str(w / "ajudaplay" / "inventory-local.yml"), "--no-journal"], w / "ajudaplay"),
+            "ansible": ([str(PEERS_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                         str(w / "ansible" / "trivial1.yml")], w / "ansible"),
+            "pyinfra": ([str(VENV_BIN / "pyinfra"), "@local", str(w / "pyinfra" / "trivial1.py"), "-y"], w / "pyinfra"),
+        }
+        runs: dict[str, list[Timing]] = {t: [] for t in self.tools}
+        for _ in range(max(self.repeat, 3)):
+            for tool in self.tools:
+                cmd, cwd = commands[tool]
+                runs[tool].append(timed(cmd, cwd, self.env))
+        self.rows.append(("1 trivial task on @local (whole CLI run)", {t: median(runs[t]) for t in self.tools}))
+
     def per_task(self) -> None:
-        """(50 trivial tasks - 1 task) / 49 on 1 host: what each extra task costs."""
-        one: dict[str, float] = {}
-        fifty: dict[str, float] = {}
-        for tool in self.tools:
-            one[tool] = best_of(self.repeat, lambda: self.run(tool, "trivial1", 1))
-            fifty[tool] = best_of(self.repeat, lambda: self.run(tool, "trivial50", 1))
+        """(50 trivial tasks - 1 task) / 49 on 1 host: what each extra task costs.
+
+        The tools take turns within each repeat, so a change of load on a shared
+        machine hits all of them rather than one.
+        """
+        ones: dict[str, list[Timing]] = {t: [] for t in self.tools}
+        fifties: dict[str, list[Timing]] = {t: [] for t in self.tools}
+        for _ in range(self.repeat):
+            for tool in self.tools:
+                ones[tool].append(self.run(tool, "trivial1", 1))
+                fifties[tool].append(self.run(tool, "trivial50", 1))
+        one = {t: median(ones[t]) for t in self.tools}
+        fifty = {t: median(fifties[t]) for t in self.tools}
         self.rows.append(("1 trivial task, 1 host (whole CLI run)", one))
         self.rows.append(("50 trivial tasks, 1 host", fifty))
-        self.rows.append(("per-task overhead (ms) = (T50-T1)/49", {t: (fifty[t] - one[t]) / 49 * 1000 for t in self.tools}))
+        per_task = {
+            t: Timing((fifty[t].wall - one[t].wall) / 49 * 1000, (fifty[t].cpu - one[t].cpu) / 49 * 1000) for t in self.tools
+        }
+        self.rows.append(("per-task overhead (ms) = (T50-T1)/49", per_task))
 
     def tenstep(self, n: int) -> None:
-        first: dict[str, float] = {}
-        second: dict[str, float] = {}
-        states: dict[str, dict[str, tuple[str, str, float]]] = {}
-        for tool in self.tools:
-            firsts, seconds = [], []
-            for _ in range(self.repeat):
+        firsts: dict[str, list[Timing]] = {t: [] for t in self.tools}
+        seconds: dict[str, list[Timing]] = {t: [] for t in self.tools}
+        states: dict[str, dict[str, tuple[str, str]]] = {}
+        for _ in range(self.repeat):
+            for tool in self.tools:  # tools take turns: a load change hits all of them
                 self.clean(n)
-                firsts.append(self.run(tool, "tenstep", n))
+                firsts[tool].append(self.run(tool, "tenstep", n))
                 before = state_of([scenario.bench_dir(i, tool) for i in range(1, n + 1)])
-                seconds.append(self.run(tool, "tenstep", n))
+                seconds[tool].append(self.run(tool, "tenstep", n))
                 after = state_of([scenario.bench_dir(i, tool) for i in range(1, n + 1)])
                 touched = [k for k in before if before[k][2] != after.get(k, ("", "", -1))[2]]
                 if touched:
                     sys.exit(f"{tool}: the no-change run rewrote {touched[:5]}")
-            first[tool], second[tool] = statistics.median(firsts), statistics.median(seconds)
-            states[tool] = {k.split("/", 1)[1] + "@" + k.split("/")[0]: v[:2] for k, v in after.items()}
+                states[tool] = {k.split("/", 1)[1] + "@" + k.split("/")[0]: v[:2] for k, v in after.items()}
+        first = {t: median(firsts[t]) for t in self.tools}
+        second = {t: median(seconds[t]) for t in self.tools}
         self.verify(n, states)
         self.rows.append((f"10-task playbook, {n} host(s), first run", first))
         self.rows.append((f"10-task playbook, {n} host(s), no-change run", second))
@@ -178,17 +239,19 @@ class Bench:
         out = subprocess.run([str(VENV_BIN / "python"), "-c", code], capture_output=True, text=True, check=True)
         return out.stdout.strip().splitlines()
 
-    def print_table(self) -> None:
+    def print_table(self, cpu: bool = False) -> None:
+        """The wall-time table, or (cpu=True) the same rows in client CPU seconds."""
         cols = [t for t in TOOLS if t in self.tools]
         width = max(len(label) for label, _ in self.rows) + 2
         header = f"{'':<{width}}" + "".join(f"{c:>12}" for c in cols)
         ratios = [f"{'x ' + c:>12}" for c in cols[1:]]
         print(header + "".join(ratios))
-        for label, row in self.rows:
+        for label, timings in self.rows:
+            row = {tool: (t.cpu if cpu else t.wall) for tool, t in timings.items()}
             unit = "" if "(ms)" in label else " s"
             cells = "".join(f"{row[c]:>10.3f}{unit:2}" if c in row else f"{'-':>12}" for c in cols)
             aj = row.get("ajudaplay")
-            ratio = "".join(f"{row[c] / aj:>11.1f}x" if c in row and aj else f"{'-':>12}" for c in cols[1:])
+            ratio = "".join(f"{row[c] / aj:>11.1f}x" if c in row and aj and aj > 0 else f"{'-':>12}" for c in cols[1:])
             print(f"{label:<{width}}{cells}{ratio}")
         print("(x tool = tool time / ajudaplay time: how many times faster ajudaplay is)")
 
@@ -210,19 +273,27 @@ def main() -> None:
     counts = [int(x) for x in args.hosts.split(",")]
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
+    compile_bytecode()
+    load_before = os.getloadavg()
     with SSHServer(n_addresses=max(counts)) as sshd:
         scenario.generate(work, sshd, max(counts), counts)
         bench = Bench(sshd, work, args.repeat, tools)
         roundtrip = bench.roundtrip()
         bench.startup()
+        bench.local()
         bench.per_task()
         for n in counts:
             bench.tenstep(n)
             print(f"... {n} host(s) done", file=sys.stderr)
         bench.clean(max(counts))
+        load_after = os.getloadavg()
         print(f"sshd on 127.0.0.1..{max(counts)}, {os.cpu_count()} CPUs, median of {args.repeat} run(s); "
-              f"end state verified identical across tools")
+              f"end state verified identical across tools; load average (1 min) {load_before[0]:.1f} before, "
+              f"{load_after[0]:.1f} after")
+        print("wall time:")
         bench.print_table()
+        print("client CPU time (user+sys of the tool's process and its children; sshd's excluded):")
+        bench.print_table(cpu=True)
         print("one persistent SSH connection (loopback), 100 sequential commands:")
         for line in roundtrip:
             print("  " + line)

@@ -2,7 +2,8 @@
 
 Ten tasks per host (a directory, two inline files, one static file, two
 templates, a stat, a read, a marker made once, a wait for it), plus 1 and 50
-trivial `true` commands for the per-task overhead. Host i is 127.0.0.i with
+trivial `true` commands for the per-task overhead (also run on `@local`, where
+start-up is the whole cost). Host i is 127.0.0.i with
 user ajtest<i>, files under /home/ajtest<i>/ajbench-<tool>. The templates use
 no block tag followed by a newline, so Jinja2's trim_blocks (Ansible's
 default) and plain Jinja2 (ajudaplay, pyinfra) render the same bytes.
@@ -45,6 +46,7 @@ def generate(work: Path, sshd: Any, max_hosts: int, counts: list[int]) -> None:
         (base / "templates" / "nginx.conf.j2").write_text(NGINX_J2)
         (base / "templates" / "app.ini.j2").write_text(INI_J2)
         (base / "files" / "motd.txt").write_text(MOTD)
+    (work / "ajudaplay" / "inventory-local.yml").write_text(json.dumps({"targets": {"bench-local": {"host": "@local"}}}))
     for n in sorted(set(counts) | {1}):
         _ajudaplay_inventory(work, sshd, n)
         _ansible_inventory(work, sshd, n)

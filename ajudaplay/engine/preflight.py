@@ -148,6 +148,8 @@ def _check_task(templar: Templar, task: Task, known: set[str]) -> list[Diagnosti
 
 
 def _guarded(templar: Templar, conditions: list[str]) -> set[str]:
+    if not conditions:  # a playbook without templates never imports Jinja2
+        return set()
     from jinja2 import TemplateSyntaxError
 
     names: set[str] = set()

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from ajudaplay.errors import TargetError
 
 LOCAL = "@local"
+LOCAL_NAMES = (LOCAL, "localhost-local", "local")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class HostAddress:
         return f"ssh://{user}{self.hostname}:{self.port}"
 
 
+def is_local(connection: dict[str, Any]) -> bool:
+    """Whether a connection mapping means the controller itself (`@local`, also the default)."""
+    return str(connection.get("host") or LOCAL).strip() in LOCAL_NAMES
+
+
 def parse_connection(connection: dict[str, Any], name: str) -> HostAddress:
     """Turn {"host": "@local" | "ssh://user@host:port", "key": ..., ...} into a HostAddress."""
     if connection.get("password") is not None:
@@ -49,7 +55,7 @@ def parse_connection(connection: dict[str, Any], name: str) -> HostAddress:
     raw = str(connection.get("host") or LOCAL).strip()
     timeout = float(connection.get("connect_timeout", 10.0))
     nodelay = bool(connection.get("tcp_nodelay", True))
-    if raw in (LOCAL, "localhost-local", "local"):
+    if raw in LOCAL_NAMES:
         return HostAddress(local=True, connect_timeout=timeout, tcp_nodelay=nodelay)
     text = raw if "://" in raw else f"ssh://{raw}"
     parts = urlsplit(text)

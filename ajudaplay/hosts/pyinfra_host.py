@@ -6,7 +6,10 @@ private State/Inventory per host, so no global context proxy is touched. Once
 connected we open one paramiko channel per command on that single persistent
 transport: pyinfra's `run_shell_command` returns only a success flag and
 decodes output line by line, while HostConnection needs the exit status,
-exact bytes and a command killed on timeout. `@local` runs `sh -c` through the
+exact bytes and a command killed on timeout. Commands go, one at a time, to a
+long-lived `sh` on one channel (ajudaplay/hosts/shell_session.py: a third of
+the server's work per command); a command with stdin, or one arriving while
+the shell is busy, gets a channel of its own. `@local` runs `sh -c` through the
 (gevent-patched, when the CLI patched it) subprocess module for the same reasons.
 
 Nothing here patches gevent: the CLI and tests/conftest.py do it once, first.
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ajudaplay.errors import TargetError, TargetUnreachable
 from ajudaplay.hosts.address import HostAddress, parse_connection
 from ajudaplay.hosts.base import CommandResult, HostConnection
+from ajudaplay.hosts.shell_session import ShellGone, ShellSession
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient, SSHClient
@@ -148,7 +152,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 class PyinfraSSHHost:
-    """One persistent SSH connection made by pyinfra's SSHConnector; one channel per command."""
+    """One persistent SSH connection made by pyinfra's SSHConnector; commands go to a shell on it."""
 
     def __init__(self, name: str, address: HostAddress) -> None:
         self.name = name
@@ -159,6 +163,7 @@ class PyinfraSSHHost:
         self._closed = False
         self._pyinfra_host: Any = None
         self._client: SSHClient = self._connect()
+        self._shell = ShellSession(self._open_channel, _wrap("exec sh", None))
 
     # connection ------------------------------------------------------------
     def _connect(self) -> SSHClient:
@@ -215,6 +220,9 @@ class PyinfraSSHHost:
             raise TargetUnreachable(f"{self.address.url}: connection is closed")
         return transport
 
+    def _open_channel(self) -> Any:
+        return self._transport().open_session(timeout=self.address.connect_timeout)
+
     # commands --------------------------------------------------------------
     def run(
         self,
@@ -224,10 +232,10 @@ class PyinfraSSHHost:
         env: dict[str, str] | None = None,
         stdin: str | None = None,
     ) -> CommandResult:
-        """Run `sh -c command` on a new channel; a timeout kills it remotely (coreutils/busybox timeout)."""
-        from pyinfra.api.command import StringCommand
-        from pyinfra.connectors.util import make_unix_command
+        """Run `sh -c command` in the connection's shell (or a new channel); a timeout kills it remotely.
 
+        The remote kill uses coreutils/busybox `timeout` when the host has it.
+        """
         started = time.monotonic()
         inner = command
         if timeout is not None and self._remote_timeout_available():
@@ -236,9 +244,39 @@ class PyinfraSSHHost:
             for key in env:
                 if not key.isidentifier():
                     raise TargetError(f"{self.name}: invalid environment variable name {key!r}")
-        wrapped = make_unix_command(StringCommand(inner), _env=env or None).get_raw_value()
+        wrapped = _wrap(inner, env)
+        deadline_after = None if timeout is None else timeout + KILL_GRACE + 3
+        if stdin is None and self._shell.lock.acquire(blocking=False):
+            try:
+                return self._run_in_shell(command, wrapped, timeout, started, deadline_after)
+            finally:
+                self._shell.lock.release()
+        return self._run_on_channel(command, wrapped, timeout, stdin, started, deadline_after)
+
+    def _run_in_shell(
+        self, command: str, wrapped: str, timeout: float | None, started: float, deadline_after: float | None,
+    ) -> CommandResult:
+        deadline = None if deadline_after is None else started + deadline_after
         try:
-            channel = self._transport().open_session(timeout=self.address.connect_timeout)
+            finished = self._shell.run(wrapped, deadline)
+        except ShellGone as exc:
+            self._transport()  # "connection is closed" when the whole connection went
+            raise TargetUnreachable(f"{self.address.url}: connection lost while running a command") from exc
+        except TargetUnreachable:
+            raise
+        except Exception as exc:  # opening the shell's channel: paramiko.SSHException, socket errors
+            raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
+        rc, out, err = finished
+        if rc is None:
+            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
+        return self._result(command, rc, out, err, timeout, started)
+
+    def _run_on_channel(
+        self, command: str, wrapped: str, timeout: float | None, stdin: str | None, started: float,
+        deadline_after: float | None,
+    ) -> CommandResult:
+        try:
+            channel = self._open_channel()
             channel.exec_command(wrapped)
             if stdin is not None:
                 channel.sendall(stdin.encode())
@@ -247,12 +285,15 @@ class PyinfraSSHHost:
             raise
         except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
             raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
-        out, err, finished = _read_channel(channel, None if timeout is None else timeout + KILL_GRACE + 3)
+        out, err, finished = _read_channel(channel, deadline_after)
         if not finished:
             channel.close()
             return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
         rc = channel.recv_exit_status()
         channel.close()
+        return self._result(command, rc, out, err, timeout, started)
+
+    def _result(self, command: str, rc: int, out: bytes, err: bytes, timeout: float | None, started: float) -> CommandResult:
         if rc == TIMEOUT_RC and timeout is not None and time.monotonic() - started >= timeout:
             return _timed_out(command, timeout, _decode(out), _decode(err), started)
         if rc == -1:  # the channel closed without an exit status: the connection dropped
@@ -318,6 +359,7 @@ class PyinfraSSHHost:
         if self._closed:
             return
         self._closed = True
+        self._shell.close()
         if self._sftp is not None:
             try:
                 self._sftp.close()
@@ -329,6 +371,15 @@ class PyinfraSSHHost:
             pass
         if self._pyinfra_host is not None:
             self._pyinfra_host.connected = False
+
+
+def _wrap(command: str, env: dict[str, str] | None) -> str:
+    """pyinfra's `sh -c '...'` wrapping, with the environment exported inside it."""
+    from pyinfra.api.command import StringCommand
+    from pyinfra.connectors.util import make_unix_command
+
+    wrapped: str = make_unix_command(StringCommand(command), _env=env or None).get_raw_value()
+    return wrapped
 
 
 def _ssh_inventory(hostname: str, data: dict[str, Any]) -> Any:

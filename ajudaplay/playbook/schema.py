@@ -11,7 +11,7 @@ import copy
 import functools
 import json
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -81,7 +81,31 @@ def compiled_validator(schema: dict[str, Any]) -> Validator:
 @functools.lru_cache(maxsize=8)
 def _compile(schema_text: str) -> Validator:
     from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
     schema = json.loads(schema_text)  # no check_schema here: ~0.3 s; tests check every shipped schema
-    validator: Validator = Draft202012Validator(schema)
+    cls = extend(Draft202012Validator, {"oneOf": _one_of_keyword(Draft202012Validator.VALIDATORS["oneOf"])})
+    validator: Validator = cls(schema)
     return validator
+
+
+def _one_of_keyword(one_of: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """jsonschema's `oneOf`, answering the task's "exactly one action" shape by counting keys.
+
+    Every task carries `oneOf: [{required: [block]}, {required: [ACTION]}, ...]`,
+    one branch per action. jsonschema evaluates all of them and builds an error
+    object for each miss (most of the validation time of a playbook). For that
+    shape, exactly one branch holds iff exactly one of the keys is present: then
+    there is nothing to report; otherwise the real keyword runs and reports as
+    it always did.
+    """
+
+    def keyword(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict) and isinstance(branches, list):
+            keys = [b["required"][0] for b in branches
+                    if isinstance(b, dict) and b.keys() == {"required"} and len(b["required"]) == 1]
+            if len(keys) == len(branches) and sum(key in instance for key in keys) == 1:
+                return
+        yield from one_of(validator, branches, instance, schema)
+
+    return keyword

@@ -3,6 +3,7 @@
 Only the CLI imports this module, so rich is imported here and nowhere in the
 engine. Plain lines (no ANSI codes) when the stream is not a terminal, NO_COLOR
 is set or color=False; a live status line of running targets on a terminal.
+Without colour and terminal, lines bypass rich (ajudaplay/report/lines.py).
 Everything printed comes from an event: the engine already redacted it.
 """
 
@@ -25,11 +26,11 @@ from ajudaplay.engine.events import (
     TaskStarted,
 )
 from ajudaplay.report.common import STAT_NAMES, Tally, human_duration
+from ajudaplay.report.lines import Line, Part, PlainLines, RichLines
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.live import Live
-    from rich.text import Text
 
 STATUS_STYLE = {
     "ok": "green",
@@ -103,16 +104,20 @@ class ConsoleReporter:
     ) -> None:
         use_color = want_color(stream, color)
         tty = _isatty(stream)
-        self._console: Console = _quiet_console_class()(
-            file=stream,
-            force_terminal=use_color or tty,  # a TTY keeps its live line even without colour
-            color_system=("auto" if tty else "standard") if use_color else None,
-            no_color=not use_color,
-            highlight=False,
-            markup=False,
-            emoji=False,
-            soft_wrap=True,
-        )
+
+        def rich_lines() -> RichLines:
+            return RichLines(_quiet_console_class()(
+                file=stream,
+                force_terminal=use_color or tty,  # a TTY keeps its live line even without colour
+                color_system=("auto" if tty else "standard") if use_color else None,
+                no_color=not use_color,
+                highlight=False,
+                markup=False,
+                emoji=False,
+                soft_wrap=True,
+            ))
+
+        self._out: RichLines | PlainLines = rich_lines() if use_color or tty else PlainLines(stream, rich_lines)
         self._verbosity = verbosity
         self._show_diff = show_diff
         self._journaled = journaled  # only then does `ajudaplay show RUN` have something to show
@@ -180,11 +185,8 @@ class ConsoleReporter:
             self._recap(event)
 
     # lines ---------------------------------------------------------------------
-    def _print(self, text: str | Text, style: str = "") -> None:
-        from rich.text import Text
-
-        line = text if isinstance(text, Text) else Text(text, style=style)
-        self._console.print(line, soft_wrap=True)
+    def _print(self, line: Line, style: str = "") -> None:
+        self._out.print(line, style)
 
     def _task_header(self, play: str, task: str, location: str, handler: bool) -> None:
         self._header_for = (play, task)
@@ -194,8 +196,6 @@ class ConsoleReporter:
         self._print(_header(title), "bold")
 
     def _result(self, event: TaskResult) -> None:
-        from rich.text import Text
-
         result = event.result
         status = event.status
         if status == "failed" or status == "unreachable":
@@ -208,15 +208,16 @@ class ConsoleReporter:
         elif self._verbosity >= 1 or result.show:
             detail = result.msg
         first, rest = _first_line_and_rest(detail)
-        line = Text()
-        line.append(f"{status}: ", style=STATUS_STYLE.get(status, ""))
-        line.append(f"[{event.target}]", style=STATUS_STYLE.get(status, ""))
+        line: list[Part] = [
+            (f"{status}: ", STATUS_STYLE.get(status, "")),
+            (f"[{event.target}]", STATUS_STYLE.get(status, "")),
+        ]
         if event.item is not None:
-            line.append(f" (item={event.item})")
+            line.append((f" (item={event.item})", ""))
         if first:
-            line.append(" " + first, style="red" if status in ("failed", "unreachable") else "")
+            line.append((" " + first, "red" if status in ("failed", "unreachable") else ""))
         if self._verbosity >= 1:
-            line.append(f" ({event.duration:.1f}s)", style="dim")
+            line.append((f" ({event.duration:.1f}s)", "dim"))
         self._print(line)
         for extra in rest:
             self._print("    " + extra)
@@ -293,8 +294,6 @@ class ConsoleReporter:
 
     # recap ---------------------------------------------------------------------
     def _recap(self, event: RunFinished) -> None:
-        from rich.text import Text
-
         stats = self._tally.stats(event.stats)
         self._print("")
         self._print(_header("PLAY RECAP"), "bold")
@@ -305,14 +304,12 @@ class ConsoleReporter:
                 "failed" if counts.get("failed") or counts.get("unreachable")
                 else "changed" if counts.get("changed") else "ok"
             )
-            line = Text()
-            line.append(target.ljust(width), style=STATUS_STYLE[worst])
-            line.append(" :")
+            line: list[Part] = [(target.ljust(width), STATUS_STYLE[worst]), (" :", "")]
             for index, name in enumerate(STAT_NAMES):
                 value = counts.get(name, 0)
                 cell = f"{name}={value}"
-                line.append("  " + (cell if index == len(STAT_NAMES) - 1 else cell.ljust(len(name) + 4)),
-                            style=STATUS_STYLE[name] if value else "")
+                line.append(("  " + (cell if index == len(STAT_NAMES) - 1 else cell.ljust(len(name) + 4)),
+                             STATUS_STYLE[name] if value else ""))
             self._print(line)
         if self._failures:
             self._print("")
@@ -324,11 +321,11 @@ class ConsoleReporter:
         if self._run is not None:
             duration = f" in {human_duration(max(0.0, event.finished_at - self._run.started_at))}"
         self._print("")
-        summary = Text()
-        summary.append(f"run {event.run_id}: ")
-        summary.append(event.outcome, style=OUTCOME_STYLE.get(event.outcome, "bold red"))
-        summary.append(f" (exit {event.exit_code}){duration}")
-        self._print(summary)
+        self._print([
+            (f"run {event.run_id}: ", ""),
+            (event.outcome, OUTCOME_STYLE.get(event.outcome, "bold red")),
+            (f" (exit {event.exit_code}){duration}", ""),
+        ])
         if event.message:
             self._print(event.message, OUTCOME_STYLE.get(event.outcome, "red"))
         if self._journaled:
@@ -337,7 +334,7 @@ class ConsoleReporter:
     # live status line ------------------------------------------------------------
     def _refresh_live(self) -> None:
         self._snapshot = (next(iter(self._running.values()), ""), tuple(sorted(self._running)))
-        if not self._use_live:
+        if not self._use_live or not isinstance(self._out, RichLines):  # a terminal always has RichLines
             return
         if not self._running:
             self._stop_live()
@@ -346,7 +343,7 @@ class ConsoleReporter:
             from rich.live import Live
 
             self._live = Live(
-                _RunningLine(self), console=self._console, transient=True, refresh_per_second=4
+                _RunningLine(self), console=self._out.console, transient=True, refresh_per_second=4
             )
             self._live.start()
         else:
