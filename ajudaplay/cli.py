@@ -152,7 +152,7 @@ def patch_gevent() -> None:
     def entry_points(**params: Any) -> Any:  # what the original returns for these arguments
         return scanned.select(**params) if params else scanned
 
-    metadata.entry_points = entry_points  # type: ignore[assignment]
+    metadata.entry_points = entry_points
     try:
         monkey.patch_all()
     finally:
