@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.envfile import parse_env
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
@@ -221,22 +222,10 @@ def run_config(ctx: ActionContext, args: Any) -> Result:
 
 
 def parse_env_file(text: str, source: str) -> dict[str, str]:
-    """KEY=VALUE lines (comments and blanks skipped, `export ` allowed); never echoes values."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("export "):
-            stripped = stripped[len("export "):].lstrip()
-        key, sep, value = stripped.partition("=")
-        key = key.strip()
-        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", key):
-            raise TargetError(f"{source}:{number}: expected KEY=VALUE (the value is not shown)")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
+    """KEY=VALUE lines (see ajudaplay.envfile); a bad line is named by number, never echoed."""
+    values, bad = parse_env(text)
+    if bad:
+        raise TargetError(f"{source}:{bad[0]}: expected KEY=VALUE (the value is not shown)")
     return values
 
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ajudaplay.envfile import parse_env
 from ajudaplay.errors import Diagnostic, Mark
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -23,26 +24,12 @@ def read_env_file(path: Path, shown: str, mark: Mark | None) -> tuple[dict[str, 
         return {}, [Diagnostic(mark, f"secrets.env_file: no such file {str(path)!r}", f"the path is relative to the inventory file (written {shown!r})")]
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Diagnostic(mark, f"secrets.env_file: cannot read {str(path)!r}: {exc.__class__.__name__}")]
-    values: dict[str, str] = {}
-    problems: list[Diagnostic] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not _NAME.match(key):
-            problems.append(Diagnostic(
-                Mark(str(path), number, 1), "expected KEY=VALUE (KEY: letters, digits, _)",
-                "the line is not shown because it may hold a secret",
-            ))
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
+    values, bad = parse_env(text, _NAME)
+    problems = [
+        Diagnostic(Mark(str(path), number, 1), "expected KEY=VALUE (KEY: letters, digits, _)",
+                   "the line is not shown because it may hold a secret")
+        for number in bad
+    ]
     return values, problems
 
 
