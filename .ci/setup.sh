@@ -20,6 +20,9 @@ step "Python environment (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
+# An editable install leaves no bytecode, and PYTHONDONTWRITEBYTECODE (set on
+# some machines) would make every start compile the package again.
+.venv/bin/python -m compileall -q ajudaplay
 
 step "sshd for SSH tests"
 bash tests/infra/sshd/setup.sh
