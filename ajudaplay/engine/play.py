@@ -52,7 +52,10 @@ def run_play(rc: RunContext, play: Play, names: list[str]) -> None:
         batch = states[position : position + size]
         position += size
         if not _run_batch(rc, play, batch):
-            for ts in states[position:]:
+            later = states[position:]
+            if later:
+                rc.message("", f"play {play.name!r}: batch failed; {len(later)} target(s) in later batches not run", "warning")
+            for ts in later:
                 ts.stopped = True
             return
 
@@ -71,7 +74,6 @@ def _run_batch(rc: RunContext, play: Play, batch: list[TargetState]) -> bool:
             return False
     _run_handlers(rc, play, batch)
     if all(not ts.alive for ts in batch) and batch:
-        rc.message("", f"play {play.name!r}: every target of the batch failed; later batches not run", "warning")
         return False
     return not _too_many_failed(rc, play, batch)
 

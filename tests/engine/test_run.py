@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ajudaplay.engine.events import PlayStarted, RunFinished, RunStarted, TaskStarted
+from ajudaplay.engine.events import Message, PlayStarted, RunFinished, RunStarted, TaskStarted
 from ajudaplay.engine.play import batch_sizes
 from ajudaplay.exitcodes import ExitCode
 from tests.engine.conftest import Harness, fakes
@@ -121,6 +121,14 @@ def test_canary_batch_failure_stops_later_batches(h: Harness) -> None:
     summary = h.run("- hosts: all\n  serial: 1\n  tasks:\n    - {name: d, deploy: {service: api, image: x}}\n", inventory)
     assert summary.exit_code == ExitCode.FAILED
     assert "deploy" not in h.targets["t8"].methods()
+    warnings = [e.text for e in h.collector.events if isinstance(e, Message) and e.level == "warning"]
+    assert warnings == ["play 'all': batch failed; 2 target(s) in later batches not run"]
+
+
+def test_a_single_failed_batch_has_no_later_batches_to_warn_about(h: Harness) -> None:
+    inventory = "targets:\n  t1:\n    fake: {fail_on: [deploy]}\n    services: {api: {}}\n"
+    h.run("- hosts: all\n  tasks:\n    - {name: d, deploy: {service: api, image: x}}\n", inventory)
+    assert not [e for e in h.collector.events if isinstance(e, Message) and e.level == "warning"]
 
 
 def test_unreachable_target_is_counted_and_others_go_on(h: Harness) -> None:
