@@ -50,24 +50,37 @@ def _label(path: JsonPath) -> str:
     return format_path(path, "plays")
 
 
+def _duplicate_names(
+    doc: Document, named: list[tuple[JsonPath, str]], what: str, hint: str, scope: str = ""
+) -> list[Diagnostic]:
+    """One diagnostic per repeated name, pointing back at where it was first used."""
+    out: list[Diagnostic] = []
+    first_seen: dict[str, Mark] = {}
+    for path, name in named:
+        mark = doc.mark((*path, "name"))
+        if name in first_seen:
+            out.append(Diagnostic(
+                mark, f"duplicate {what} {name!r}{scope} (first at line {first_seen[name].line})", hint, _label(path),
+            ))
+        else:
+            first_seen[name] = mark
+    return out
+
+
 def _handler_checks(doc: Document, play: dict[str, Any], play_path: JsonPath) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     answers: set[str] = set()
-    first_seen: dict[str, Mark] = {}
+    named: list[tuple[JsonPath, str]] = []
     for path, task, top in iter_tasks(play, play_path, ("handlers",)):
         name = task.get("name")
         if isinstance(name, str):
-            if name in first_seen:
-                out.append(Diagnostic(
-                    doc.mark((*path, "name")),
-                    f"duplicate handler name {name!r} (first at line {first_seen[name].line})",
-                    "a notification runs every handler of that name; give each a unique name and use `listen` to share one",
-                    _label(path),
-                ))
-            else:
-                first_seen[name] = doc.mark((*path, "name"))
+            named.append((path, name))
             answers.add(name)
         answers.update(_names(task.get("listen")))
+    out.extend(_duplicate_names(
+        doc, named, "handler name",
+        "a notification runs every handler of that name; give each a unique name and use `listen` to share one",
+    ))
     for path, task, top in iter_tasks(play, play_path):
         notify = task.get("notify")
         for offset, name in enumerate(_names(notify)):
@@ -88,19 +101,14 @@ def _handler_checks(doc: Document, play: dict[str, Any], play_path: JsonPath) ->
 
 def _task_checks(doc: Document, play: dict[str, Any], play_path: JsonPath, actions: set[str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    first_seen: dict[str, Mark] = {}
-    for path, task, top in iter_tasks(play, play_path, ("tasks",)):
-        name = task.get("name")
-        if isinstance(name, str) and not any(k in task for k in BLOCK_TASK_LISTS):
-            if name in first_seen:
-                out.append(Diagnostic(
-                    doc.mark((*path, "name")),
-                    f"duplicate task name {name!r} in this play (first at line {first_seen[name].line})",
-                    "--start-at-step, the recap and the journal identify steps by name; rename one",
-                    _label(path),
-                ))
-            else:
-                first_seen[name] = doc.mark((*path, "name"))
+    named = [
+        (path, task["name"]) for path, task, _ in iter_tasks(play, play_path, ("tasks",))
+        if isinstance(task.get("name"), str) and not any(k in task for k in BLOCK_TASK_LISTS)
+    ]
+    out.extend(_duplicate_names(
+        doc, named, "task name", "--start-at-step, the recap and the journal identify steps by name; rename one",
+        " in this play",
+    ))
     for path, task, top in iter_tasks(play, play_path):
         register = task.get("register")
         if isinstance(register, str) and register in RESERVED_VARIABLES:
