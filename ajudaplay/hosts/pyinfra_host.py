@@ -332,27 +332,52 @@ class PyinfraSSHHost:
         return buffer.getvalue()
 
     def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
-        """Atomic write over SFTP: temp file beside `path`, chmod, posix-rename over it."""
+        """Atomic write: a temp file beside `path`, chmod, rename over it, in one remote command.
+
+        With a mode (and every secret is written with one) the temp file is
+        created under `umask 077`, so it is 0600 before its first byte lands,
+        as LocalHost does with os.open(..., 0o600); SFTP cannot set the mode at
+        creation. Without one, an existing file keeps its mode.
+        """
         folder = posixpath.dirname(path) or "."
         tmp = posixpath.join(folder, f".{posixpath.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        if mode is None:
+            mode = self._mode_of(path)
+        q = shlex.quote
+        create = f"set -C && cat > {q(tmp)}" if mode is None else f"umask 077 && set -C && cat > {q(tmp)} && chmod {mode:o} {q(tmp)}"
+        script = f"{{ {create} && mv -f {q(tmp)} {q(path)}; }} || {{ rc=$?; rm -f {q(tmp)}; exit $rc; }}"
+        rc, err = self._run_with_input(script, content)
+        if rc != 0:
+            detail = _decode(err).strip().splitlines()[-1:] or [f"exit status {rc}"]
+            raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
+
+    def _mode_of(self, path: str) -> int | None:
+        """The permission bits of an existing remote file, None when it does not exist."""
         with self._sftp_lock:
-            sftp = self._sftp_client()
             try:
-                if mode is None:
-                    try:
-                        mode = stat.S_IMODE(sftp.stat(path).st_mode or 0o644)
-                    except FileNotFoundError:
-                        mode = None
-                sftp.putfo(io.BytesIO(content), tmp, file_size=len(content), confirm=False)
-                if mode is not None:
-                    sftp.chmod(tmp, mode)
-                sftp.posix_rename(tmp, path)
+                return stat.S_IMODE(self._sftp_client().stat(path).st_mode or 0o644)
+            except FileNotFoundError:
+                return None
             except OSError as exc:
-                try:
-                    sftp.remove(tmp)
-                except OSError:
-                    pass
-                raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
+                raise TargetError(f"{self.name}: cannot read the mode of {path}: {exc.strerror or exc}") from exc
+
+    def _run_with_input(self, script: str, data: bytes) -> tuple[int, bytes]:
+        """Run `script` on a channel of its own with `data` (bytes, not text) as its stdin: (rc, stderr)."""
+        try:
+            channel = self._open_channel()
+            channel.exec_command(_wrap(script, None))
+            channel.sendall(data)
+            channel.shutdown_write()
+        except TargetUnreachable:
+            raise
+        except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
+            raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
+        _out, err, _finished = _read_channel(channel, None)
+        rc = channel.recv_exit_status()
+        channel.close()
+        if rc == -1:  # the channel closed without an exit status: the connection dropped
+            raise TargetUnreachable(f"{self.address.url}: connection lost while writing a file")
+        return rc, err
 
     def close(self) -> None:
         """Close the SFTP session and the SSH transport; safe to call twice."""
