@@ -13,7 +13,7 @@ import posixpath
 import shlex
 from typing import TYPE_CHECKING
 
-from ajudaplay import certs
+from ajudaplay import certs, envfile
 from ajudaplay.errors import InvalidInput, TargetError
 from ajudaplay.targets.base import Change, Result
 from ajudaplay.targets.compose import ops
@@ -61,28 +61,23 @@ def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, by
     return Result(changed=True, changes=changes, data=data, msg=f"updated {len(pending)} file(s)")
 
 
-def _parse_env(data: bytes | None) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in (data or b"").decode("utf-8", "replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value
-    return values
-
-
 def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, str], restart: bool) -> Result:
-    """Write the service's env file (mode 0600); changes show key names, never values."""
-    for key, value in values.items():
-        if "\n" in value or "\n" in key:
-            raise TargetError(f"secret for {svc.name!r}: key {key!r} has a newline, which an env file cannot hold")
+    """Write the service's env file (created 0600), quoted for the host's Compose CLI; changes name keys only."""
+    try:
+        content = envfile.format_env(values, sess.probe.cli).encode()
+    except envfile.EnvValueError as exc:
+        raise TargetError(f"secret for {svc.name!r}: {exc}") from exc
     path = sess.settings.path(svc.env_file) if svc.env_file else sess.settings.default_env_file(svc)
-    current = _parse_env(sess.project.host.read_file(path))
+    raw = sess.project.host.read_file(path)
+    current = envfile.parse_env((raw or b"").decode("utf-8", "replace"))[0]
     added = sorted(set(values) - set(current))
     removed = sorted(set(current) - set(values))
     updated = sorted(k for k in set(values) & set(current) if values[k] != current[k])
     needs_override = svc.env_file is None and path not in (sess.override.services.get(svc.compose, {}).get("env_file") or [])
     changes = [Change(f"secret {svc.name} {k}", None if k in added else "********", None if k in removed else "********")
                for k in added + updated + removed]
+    if raw is not None and raw != content and not changes:  # same values, written the old (misquoted) way
+        changes.append(Change(f"secret {svc.name} env file", "other quoting", f"quoted for Compose {sess.probe.cli}"))
     data: dict[str, object] = {"service": svc.name, "path": path, "keys": sorted(values), "added": added,
                                "updated": updated, "removed": removed}
     if not changes and not needs_override:
@@ -91,9 +86,7 @@ def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, s
         changes.append(Change(f"{svc.name} env_file", None, path))
     if ctx.check:
         return Result(changed=True, changes=changes, data=data, msg=f"would update {path} ({len(changes)} change(s))")
-    content = "".join(f"{k}={v}\n" for k, v in sorted(values.items())).encode()
-    sess.project.write_file(path, content, 0o600)
-    sess.project.run(f"chmod 600 {shlex.quote(path)}", f"protecting {path}", timeout=30)
+    sess.project.write_file(path, content, 0o600)  # created 0600 before the first byte (hosts/)
     if needs_override:
         sess.save_override(sess.override.with_env_file(svc.compose, path))
     if not restart:
