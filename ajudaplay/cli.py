@@ -54,8 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a playbook against an environment")
     run.add_argument("playbook", type=Path, help="playbook file")
     run.add_argument("-i", "--inventory", required=True, metavar="ENV", help="environment name (inventory/ENV.yml) or file")
-    run.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
-                     help="key=value pairs, a JSON object, or @file (YAML/JSON); highest precedence")
+    _extra_vars_arg(run)
     run.add_argument("--check", action="store_true", help="dry run: report what would change, change nothing")
     run.add_argument("--diff", action="store_true", help="show the differences each step makes")
     run.add_argument("--limit", metavar="PATTERN", help="only these targets/groups (pattern)")
@@ -74,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check playbooks/inventories without running anything")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    validate.add_argument("-i", "--inventory", metavar="ENV", help="also check host patterns against this environment")
+    validate.add_argument("-i", "--inventory", metavar="ENV",
+                          help="also make every check `run -i ENV` makes before it touches a target")
+    _extra_vars_arg(validate)
+    validate.add_argument("--limit", metavar="PATTERN", help="as for run: only these targets/groups")
+    validate.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of playbooks or inventories")
     schema.add_argument("kind", choices=("playbook", "inventory"))
@@ -94,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("target", metavar="TARGET")
     unlock.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
+
+
+def _extra_vars_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                        help="key=value pairs, a JSON object, or @file (YAML/JSON); highest precedence")
 
 
 def _journal_args(parser: argparse.ArgumentParser) -> None:
@@ -192,38 +200,30 @@ def _default_registry() -> Registry:
 
 # commands ---------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
-    """`ajudaplay run`: load, patch gevent if needed, preflight, then run with the chosen listeners."""
-    registry = registry_factory()
-    playbook, inventory = _load_inputs(args, registry)
-    if needs_gevent(inventory):
-        patch_gevent()  # before the engine, pyinfra or the kubernetes client are imported
+    """`ajudaplay run`: load, patch gevent if needed, plan, then run with the chosen listeners.
 
-    from ajudaplay.engine.extravars import parse_extra_vars
-    from ajudaplay.engine.listing import list_targets, list_tasks
-    from ajudaplay.engine.options import RunOptions
-    from ajudaplay.engine.run import Runner
+    A run refused before it touched a target still reports to `--output json`
+    and `--junit` (outcome `invalid`, one event per diagnostic); stderr gets
+    the diagnostics as always.
+    """
+    try:
+        registry = registry_factory()
+        playbook, inventory = _load_inputs(args, registry)
+        if needs_gevent(inventory):
+            patch_gevent()  # before the engine, pyinfra or the kubernetes client are imported
 
-    extra = parse_extra_vars(list(args.extra_vars), Path.cwd())
-    options = RunOptions(
-        check=args.check,
-        diff=args.diff,
-        limit=args.limit,
-        tags=_split(args.tags),
-        skip_tags=_split(args.skip_tags),
-        start_at_step=args.start_at_step,
-        extra_vars=extra,
-        secret_extra_vars=set(extra) & set(inventory.secret_names),
-        lock_wait=args.lock_wait,
-        verbosity=args.verbose,
-    )
-    if args.forks is not None:
-        if args.forks < 1:
-            raise InvalidInput([Diagnostic(None, f"--forks must be at least 1, got {args.forks}")])
-        options.forks = args.forks
-    runner = Runner(playbook, inventory, registry, options, [])
-    listing = bool(args.list_targets or args.list_tasks)
-    runner.preflight(templates=not listing)
+        from ajudaplay.engine.run import Runner
+
+        options = _options(args, inventory)
+        runner = Runner(playbook, inventory, registry, options, [])
+        listing = bool(args.list_targets or args.list_tasks)
+        runner.preflight(templates=not listing)
+    except InvalidInput as exc:
+        _report_invalid(args, exc.diagnostics)
+        raise
     if listing:
+        from ajudaplay.engine.listing import list_targets, list_tasks
+
         lines = list_targets(playbook, runner.selections) if args.list_targets else []
         lines += list_tasks(playbook, options) if args.list_tasks else []
         print("\n".join(lines))
@@ -236,6 +236,55 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
         for close in closers:
             close()
     return summary.exit_code
+
+
+def _options(args: argparse.Namespace, inventory: Inventory | None) -> Any:
+    """The RunOptions of `run` (and of `validate`, which checks what that run would check)."""
+    from ajudaplay.engine.extravars import parse_extra_vars
+    from ajudaplay.engine.options import RunOptions
+
+    extra = parse_extra_vars(list(args.extra_vars), Path.cwd())
+    options = RunOptions(
+        check=getattr(args, "check", False),
+        diff=getattr(args, "diff", False),
+        limit=args.limit,
+        tags=_split(getattr(args, "tags", [])),
+        skip_tags=_split(getattr(args, "skip_tags", [])),
+        start_at_step=getattr(args, "start_at_step", None),
+        extra_vars=extra,
+        secret_extra_vars=set(extra) & set(inventory.secret_names) if inventory is not None else set(),
+        lock_wait=getattr(args, "lock_wait", 0.0),
+        verbosity=getattr(args, "verbose", 0),
+    )
+    forks = getattr(args, "forks", None)
+    if forks is not None:
+        if forks < 1:
+            raise InvalidInput([Diagnostic(None, f"--forks must be at least 1, got {forks}")])
+        options.forks = forks
+    return options
+
+
+def _report_invalid(args: argparse.Namespace, diagnostics: list[Diagnostic]) -> None:
+    """`run_start`, one event per diagnostic, `run_end` (outcome `invalid`) to JSON Lines and JUnit."""
+    if args.output != "json" and not args.junit:
+        return
+    from ajudaplay.engine.preflight import invalid_run_events
+
+    listeners: list[Any] = []
+    if args.output == "json":
+        from ajudaplay.report.jsonl import JsonLinesReporter
+
+        listeners.append(JsonLinesReporter(sys.stdout))
+    if args.junit:
+        from ajudaplay.report.junit import JUnitReporter
+
+        listeners.append(JUnitReporter(args.junit))
+    for event in invalid_run_events(str(args.playbook), str(args.inventory), diagnostics,
+                                    check=args.check, limit=args.limit):
+        for listener in listeners:
+            listener.handle(event)
+    for listener in listeners:
+        listener.close()
 
 
 def _split(values: list[str]) -> list[str]:
@@ -290,14 +339,23 @@ def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], N
 
 
 def cmd_validate(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay validate`: each file's checks, then (with `-i`) every check `run` makes first."""
+    from ajudaplay.engine.preflight import validate
     from ajudaplay.inventory.loader import resolve_inventory_arg
-    from ajudaplay.validation import validate_paths
 
     inventory = resolve_inventory_arg(args.inventory, Path.cwd()) if args.inventory else None
-    diagnostics = validate_paths(list(args.paths), registry_factory(), inventory)
-    if diagnostics:
-        raise InvalidInput(diagnostics)
-    print(f"ok: {', '.join(str(p) for p in args.paths)}")
+    found = validate(list(args.paths), registry_factory(), inventory, _options(args, None))
+    if args.output == "json":
+        from ajudaplay.report.jsonl import validate_records
+
+        for record in validate_records([str(p) for p in args.paths], found.diagnostics, found.skipped):
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+    if found.diagnostics:
+        raise InvalidInput(found.diagnostics)
+    if args.output != "json":
+        print(f"ok: {', '.join(str(p) for p in args.paths)}")
+        if found.skipped:
+            print(f"skipped without -i ENV: {', '.join(found.skipped)} (give -i ENV to check them as run would)")
     return int(ExitCode.OK)
 
 

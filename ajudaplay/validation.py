@@ -2,12 +2,15 @@
 
 A folder means every *.yml/*.yaml under it (hidden folders skipped). A YAML list
 is a playbook, a mapping with `targets` is an inventory; anything else is an
-error saying what was expected. With an inventory, every play's `hosts` pattern
-must name targets or groups that exist in it.
+error saying what was expected. These are the checks of each file on its own;
+`ajudaplay validate` then gives every valid playbook to the plan stage
+(engine/preflight.py `validate`), the same checks `run` makes before it
+touches a target.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
 
     from ajudaplay.actions.base import Registry
     from ajudaplay.inventory.model import Inventory
+    from ajudaplay.playbook.model import Playbook
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -43,62 +47,72 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
     return list(dict.fromkeys(files)), problems
 
 
-def validate_paths(paths: list[Path], registry: Registry, inventory: Path | None = None) -> list[Diagnostic]:
-    """Every problem in the given playbooks/inventories (empty list: all valid)."""
+@dataclass
+class CheckedFiles:
+    """Problems of each file on its own, and what loaded cleanly (for the plan stage)."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    playbooks: list[Playbook] = field(default_factory=list)  # every playbook file without problems
+    inventory: Inventory | None = None  # the `-i` inventory, when it loaded
+
+
+def check_files(paths: list[Path], registry: Registry, inventory: Path | None = None) -> CheckedFiles:
+    """Every problem in the given playbooks/inventories, file by file, and the valid playbooks' models."""
     from ajudaplay.inventory.loader import load_inventory
 
-    diagnostics: list[Diagnostic] = []
-    loaded_inventory: Inventory | None = None
+    checked = CheckedFiles()
     if inventory is not None:
         try:
-            loaded_inventory = load_inventory(inventory)
+            checked.inventory = load_inventory(inventory)
         except InvalidInput as exc:
-            diagnostics.extend(exc.diagnostics)
+            checked.diagnostics.extend(exc.diagnostics)
     files, problems = collect_files(paths)
-    diagnostics.extend(problems)
+    checked.diagnostics.extend(problems)
     validators: dict[str, Validator] = {}  # the playbook schema is composed once for all files
     for file in files:
         if inventory is not None and file.resolve() == inventory.resolve():
             continue  # already checked above
-        diagnostics.extend(validate_file(file, registry, loaded_inventory, validators))
+        found, playbook = check_file(file, registry, validators)
+        checked.diagnostics.extend(found)
+        if playbook is not None:
+            checked.playbooks.append(playbook)
     unique: list[Diagnostic] = []
     seen: set[str] = set()
-    for diagnostic in diagnostics:
+    for diagnostic in checked.diagnostics:
         if str(diagnostic) not in seen:
             seen.add(str(diagnostic))
             unique.append(diagnostic)
-    return unique
+    checked.diagnostics = unique
+    return checked
 
 
-def validate_file(
-    file: Path, registry: Registry, inventory: Inventory | None = None, validators: dict[str, Validator] | None = None,
-) -> list[Diagnostic]:
-    """Problems of one file, detecting whether it is a playbook or an inventory."""
+def check_file(
+    file: Path, registry: Registry, validators: dict[str, Validator] | None = None,
+) -> tuple[list[Diagnostic], Playbook | None]:
+    """Problems of one file, detecting whether it is a playbook or an inventory; a valid playbook's model."""
     from ajudaplay.inventory.loader import check_inventory_document
-    from ajudaplay.playbook.loader import check_playbook_document, playbook_validator
+    from ajudaplay.playbook.loader import build_playbook, check_playbook_document, playbook_validator
     from ajudaplay.yamlmarks import load_yaml_file
 
     try:
         doc = load_yaml_file(file, strict=False)
     except InvalidInput as exc:
-        return exc.diagnostics
+        return exc.diagnostics, None
     if isinstance(doc.data, list):
         validators = validators if validators is not None else {}
         if "playbook" not in validators:
             validators["playbook"] = playbook_validator(registry)
         found = check_playbook_document(doc, registry, validators["playbook"])
-        if inventory is not None and not found:
-            found.extend(_host_patterns(doc.data, doc.marks, inventory, str(file)))
-        return found
+        return found, (None if found else build_playbook(doc, file, registry))
     if isinstance(doc.data, dict) and "targets" in doc.data:
         _, found = check_inventory_document(doc, file)
-        return found
+        return found, None
     got = _shape(doc.data)
     return [Diagnostic(
         Mark(str(file), 1, 1),
         f"expected a playbook (a list of plays) or an inventory (a mapping with `targets:`), got {got}",
         "a playbook starts with `- hosts: ...`; an inventory has a top-level `targets:`",
-    )]
+    )], None
 
 
 def _shape(data: Any) -> str:
@@ -108,20 +122,3 @@ def _shape(data: Any) -> str:
         keys = ", ".join(str(k) for k in list(data)[:5])
         return f"a mapping with keys {keys}" if keys else "an empty mapping"
     return f"a single value ({type(data).__name__})"
-
-
-def _host_patterns(plays: list[Any], marks: dict[Any, Mark], inventory: Inventory, file: str) -> list[Diagnostic]:
-    """Each play's `hosts` must resolve in the inventory (templated patterns are skipped)."""
-    from ajudaplay.inventory.patterns import select_targets
-
-    found: list[Diagnostic] = []
-    for index, play in enumerate(plays):
-        hosts = play.get("hosts") if isinstance(play, dict) else None
-        if not isinstance(hosts, str) or "{{" in hosts:
-            continue
-        mark = marks.get((index, "hosts"), Mark(file, 1, 1))
-        try:
-            select_targets(inventory, hosts, mark)
-        except InvalidInput as exc:
-            found.extend(Diagnostic(d.mark, d.message, d.hint, f"plays[{index}].hosts") for d in exc.diagnostics)
-    return found

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ajudaplay.errors import Diagnostic
 from ajudaplay.targets.base import Result
 
-Status = Literal["ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued"]
+# "interrupted": the step was running when Ctrl-C / SIGTERM arrived and was stopped (its command killed)
+Status = Literal["ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued", "interrupted"]
 Outcome = Literal["success", "failed", "invalid", "lock_held", "interrupted", "error"]
 
 
@@ -74,6 +76,7 @@ class TargetStats:
     ignored: int = 0
     rescued: int = 0
     rolled_back: int = 0
+    interrupted: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,15 @@ class RunFinished:
     message: str = ""
 
 
-Event = RunStarted | PlayStarted | TaskStarted | TaskResult | Message | RunFinished
+@dataclass(frozen=True)
+class InputProblem:
+    """One diagnostic of a run refused before it touched a target (its RunFinished says `invalid`)."""
+
+    run_id: str
+    diagnostic: Diagnostic
+
+
+Event = RunStarted | PlayStarted | TaskStarted | TaskResult | Message | InputProblem | RunFinished
 
 
 class Listener(Protocol):

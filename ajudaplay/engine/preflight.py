@@ -1,15 +1,22 @@
-"""Checks before anything executes: target patterns, --limit, --start-at-step, templates.
+"""The plan stage's checks: everything a run establishes before it touches a target.
 
-Every variable a template uses must be definable by some source (inventory,
-play/task/block vars, extra vars, a `register` or `set_vars` anywhere in the
-playbook, a loop variable, magic variables); unsafe attribute access is
-refused. All problems are reported together as InvalidInput, exit code 3,
-and nothing has run.
+`plan()` is the one code path behind `run`, `run --list-tasks/--list-targets`
+and `validate`: target patterns, --limit, --start-at-step, every template
+(undefined variables, filters, tests, sandbox) and the arguments whose values
+are known before the run (engine/argcheck.py). Without an inventory
+(`validate` without `-i`) the checks that need one are skipped, and the plan
+says which. Every variable a template uses must be definable by some source
+(inventory, play/task/block vars, extra vars, a `register` or `set_vars`
+anywhere in the playbook, a loop variable, magic variables). All problems are
+reported together as InvalidInput, exit code 3, and nothing has run.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from ajudaplay.engine.variables import JINJA_GLOBALS, MAGIC_VARS
@@ -17,13 +24,34 @@ from ajudaplay.errors import Diagnostic, InvalidInput, Mark
 from ajudaplay.templating import is_template
 
 if TYPE_CHECKING:
+    from ajudaplay.actions.base import Registry
+    from ajudaplay.engine.options import RunOptions
     from ajudaplay.engine.state import RunContext
     from ajudaplay.inventory.model import Inventory
-    from ajudaplay.playbook.model import Play, Playbook, Task
+    from ajudaplay.playbook.model import Playbook, Task
     from ajudaplay.templating import Templar
 
 RESULT_NAMES = ("result", "item", "ansible_loop")
 EXPRESSION_FIELDS = ("until", "changed_when", "failed_when")
+INVENTORY_CHECKS = ("host patterns", "undefined variables", "argument values", "service names")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the checks before a run established: the targets of each play, and every problem.
+
+    The seed of the plan stage (parse -> validate -> plan -> execute): `run`,
+    the listings and `validate` all build one, and nothing else decides
+    whether a run may start.
+    """
+
+    selections: list[list[str]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    skipped: tuple[str, ...] = ()  # checks that need an inventory, when there was none
+
+    def raise_if_invalid(self) -> None:
+        if self.diagnostics:
+            raise InvalidInput(self.diagnostics)
 
 
 def select(inventory: Inventory, pattern: str, limit: str | None, mark: Mark | None = None) -> list[str]:
@@ -37,38 +65,97 @@ def select(inventory: Inventory, pattern: str, limit: str | None, mark: Mark | N
     return names
 
 
-def preflight(rc: RunContext, templates: bool = True) -> list[list[str]]:
-    """Validate the run; return the selected target names of each play. Raises InvalidInput.
+def plan(
+    playbook: Playbook, inventory: Inventory | None, registry: Registry, options: RunOptions,
+    templar: Templar, templates: bool = True,
+) -> Plan:
+    """Every check a run makes before it touches a target; `inventory=None` skips those that need one.
 
     `templates=False` (for --list-tasks/--list-targets) checks only selections.
     """
     diagnostics: list[Diagnostic] = []
-    selections: list[list[str]] = []
-    opts = rc.options
-    if opts.limit:
-        try:
-            from ajudaplay.inventory.patterns import select_targets
-
-            select_targets(rc.inventory, opts.limit)
-        except InvalidInput as exc:
-            diagnostics.extend(exc.diagnostics)
-    for play in rc.playbook.plays:
-        try:
-            selections.append(select(rc.inventory, play.hosts, None if diagnostics else opts.limit, play.mark))
-        except InvalidInput as exc:
-            diagnostics.extend(Diagnostic(d.mark or play.mark, d.message, d.hint, d.path) for d in exc.diagnostics)
-            selections.append([])
-    if opts.start_at_step and opts.start_at_step not in set(_task_names(rc.playbook)):
-        close = difflib.get_close_matches(opts.start_at_step, list(_task_names(rc.playbook)), n=1)
+    if inventory is None:
+        selections: list[list[str]] = [[] for _ in playbook.plays]
+    else:
+        selections = _selections(playbook, inventory, options, diagnostics)
+    if options.start_at_step and options.start_at_step not in set(_task_names(playbook)):
+        close = difflib.get_close_matches(options.start_at_step, list(_task_names(playbook)), n=1)
         diagnostics.append(
-            Diagnostic(None, f"--start-at-step: no task named {opts.start_at_step!r}",
+            Diagnostic(None, f"--start-at-step: no task named {options.start_at_step!r}",
                        f"did you mean {close[0]!r}?" if close else "use --list-tasks to see the task names")
         )
     if templates:
-        diagnostics.extend(check_templates(rc, selections))
-    if diagnostics:
-        raise InvalidInput(diagnostics)
+        known = None if inventory is None else _known_everywhere(playbook, inventory, options, selections)
+        diagnostics.extend(check_templates(playbook, templar, known))
+        if inventory is not None:
+            from ajudaplay.engine.argcheck import check_arguments
+
+            diagnostics.extend(check_arguments(playbook, inventory, registry, options, templar, selections))
+    return Plan(selections, _unique(diagnostics), INVENTORY_CHECKS if inventory is None else ())
+
+
+def preflight(rc: RunContext, templates: bool = True) -> list[list[str]]:
+    """`plan()` for a run: the selected target names of each play. Raises InvalidInput."""
+    checked = plan(rc.playbook, rc.inventory, rc.registry, rc.options, rc.templar, templates)
+    checked.raise_if_invalid()
+    return checked.selections
+
+
+def _selections(playbook: Playbook, inventory: Inventory, options: RunOptions, diagnostics: list[Diagnostic]) -> list[list[str]]:
+    selections: list[list[str]] = []
+    if options.limit:
+        try:
+            from ajudaplay.inventory.patterns import select_targets
+
+            select_targets(inventory, options.limit)
+        except InvalidInput as exc:
+            diagnostics.extend(exc.diagnostics)
+    limit = None if diagnostics else options.limit
+    for index, play in enumerate(playbook.plays):
+        mark = play.hosts_mark or play.mark
+        try:
+            selections.append(select(inventory, play.hosts, limit, mark))
+        except InvalidInput as exc:
+            diagnostics.extend(Diagnostic(d.mark or mark, d.message, d.hint, d.path or f"plays[{index}].hosts")
+                               for d in exc.diagnostics)
+            selections.append([])
     return selections
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out = []
+    for diagnostic in diagnostics:
+        if str(diagnostic) not in seen:
+            seen.add(str(diagnostic))
+            out.append(diagnostic)
+    return out
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `ajudaplay validate` found: every problem, and the checks it could not make."""
+
+    diagnostics: list[Diagnostic]
+    skipped: tuple[str, ...]
+
+
+def validate(paths: list[Path], registry: Registry, inventory: Path | None, options: RunOptions) -> Validation:
+    """File checks of every playbook and inventory, then `plan()` of each playbook, as `run` makes it."""
+    from ajudaplay.templating import Templar
+    from ajudaplay.validation import check_files
+
+    files = check_files(paths, registry, inventory)
+    diagnostics = list(files.diagnostics)
+    skipped: tuple[str, ...] = ()
+    if inventory is not None and files.inventory is None:
+        return Validation(_unique(diagnostics), ())  # `run` stops at the inventory's own problems too
+    templar = Templar()
+    for playbook in files.playbooks:
+        checked = plan(playbook, files.inventory, registry, options, templar)
+        diagnostics.extend(checked.diagnostics)
+        skipped = skipped or checked.skipped
+    return Validation(_unique(diagnostics), skipped)
 
 
 def _task_names(playbook: Playbook) -> Iterator[str]:
@@ -87,14 +174,14 @@ def _walk(tasks: Sequence[Task]) -> Iterator[Task]:
             yield from _walk(task.always)
 
 
-def _known_everywhere(rc: RunContext, selections: list[list[str]]) -> set[str]:
+def _known_everywhere(playbook: Playbook, inventory: Inventory, options: RunOptions, selections: list[list[str]]) -> set[str]:
     from ajudaplay.inventory.vars import vars_for
 
     known: set[str] = set(MAGIC_VARS) | set(JINJA_GLOBALS) | set(RESULT_NAMES)
-    known |= set(rc.inventory.vars) | set(rc.options.extra_vars)
+    known |= set(inventory.vars) | set(options.extra_vars)
     for name in {n for names in selections for n in names}:
-        known |= set(vars_for(rc.inventory, name))
-    for play in rc.playbook.plays:
+        known |= set(vars_for(inventory, name))
+    for play in playbook.plays:
         for task in _walk([*play.tasks, *play.handlers]):
             if task.register:
                 known.add(task.register)
@@ -103,25 +190,26 @@ def _known_everywhere(rc: RunContext, selections: list[list[str]]) -> set[str]:
     return known
 
 
-def check_templates(rc: RunContext, selections: list[list[str]]) -> list[Diagnostic]:
-    """Undefined variables and unsafe attribute access in every template of the playbook."""
-    known = _known_everywhere(rc, selections)
+def check_templates(playbook: Playbook, templar: Templar, known: set[str] | None) -> list[Diagnostic]:
+    """Syntax, filters, tests and the sandbox in every template; undefined variables unless `known` is None."""
     diagnostics: list[Diagnostic] = []
-    for play in rc.playbook.plays:
-        play_known = known | set(play.vars)
+    for play in playbook.plays:
+        play_known = None if known is None else known | set(play.vars)
         for task in _walk([*play.tasks, *play.handlers]):
-            play_known |= set(task.vars) | {task.loop_var}
+            if play_known is not None:
+                play_known |= set(task.vars) | {task.loop_var}
         for key, value in play.vars.items():
-            diagnostics += _check_value(rc.templar, value, play_known, play.mark, f"vars.{key}")
+            diagnostics += _check_value(templar, value, play_known, play.mark, f"vars.{key}")
         for task in _walk([*play.tasks, *play.handlers]):
-            diagnostics += _check_task(rc.templar, task, play_known)
+            diagnostics += _check_task(templar, task, play_known)
     return diagnostics
 
 
-def _check_task(templar: Templar, task: Task, known: set[str]) -> list[Diagnostic]:
+def _check_task(templar: Templar, task: Task, known: set[str] | None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     marks: dict[str, Mark] = getattr(task, "keyword_marks", {}) or {}
-    known = known | _guarded(templar, task.when)
+    if known is not None:
+        known = known | _guarded(templar, task.when)
     for expr in task.when:
         found += _check_text(templar, expr, True, known, marks.get("when", task.mark), "when")
     for field in EXPRESSION_FIELDS:
@@ -161,7 +249,7 @@ def _guarded(templar: Templar, conditions: list[str]) -> set[str]:
     return names
 
 
-def _check_value(templar: Templar, value: Any, known: set[str], mark: Mark, where: str) -> list[Diagnostic]:
+def _check_value(templar: Templar, value: Any, known: set[str] | None, mark: Mark, where: str) -> list[Diagnostic]:
     if isinstance(value, str):
         return _check_text(templar, value, False, known, mark, where) if is_template(value) else []
     if isinstance(value, dict):
@@ -171,15 +259,16 @@ def _check_value(templar: Templar, value: Any, known: set[str], mark: Mark, wher
     return []
 
 
-def _check_text(templar: Templar, text: str, expression: bool, known: set[str], mark: Mark, where: str) -> list[Diagnostic]:
+def _check_text(templar: Templar, text: str, expression: bool, known: set[str] | None, mark: Mark, where: str) -> list[Diagnostic]:
     from jinja2 import TemplateSyntaxError
 
     try:
         undeclared, unsafe = templar.analyse(text, expression)
     except TemplateSyntaxError as exc:
-        return [Diagnostic(mark, f"{where}: template syntax error: {exc.message}", f"in {text!r}")]
+        return [_syntax_problem(templar, exc, text, mark, where)]
     found: list[Diagnostic] = []
-    for name in sorted(undeclared - known):
+    for name in sorted(undeclared - known) if known is not None else ():
+        assert known is not None
         close = difflib.get_close_matches(name, sorted(known - set(JINJA_GLOBALS)), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "define it in the inventory, the play's vars, or pass -e NAME=VALUE"
         found.append(Diagnostic(mark, f"{where}: undefined variable '{name}'", hint))
@@ -189,3 +278,44 @@ def _check_text(templar: Templar, text: str, expression: bool, known: set[str], 
                        "templates may not reach Python internals (names starting with '_')")
         )
     return found
+
+
+_UNKNOWN_NAME = re.compile(r"^No (?P<kind>filter|test) named '(?P<name>[^']+)'")
+
+
+def _syntax_problem(templar: Templar, exc: Exception, text: str, mark: Mark, where: str) -> Diagnostic:
+    """A template that does not compile; an unknown filter or test gets a did-you-mean."""
+    message = str(getattr(exc, "message", None) or exc)
+    found = _UNKNOWN_NAME.match(message)
+    if found is None:
+        return Diagnostic(mark, f"{where}: template syntax error: {message}", f"in {text!r}")
+    kind, name = found.group("kind"), found.group("name")
+    names = sorted(templar.env.filters if kind == "filter" else templar.env.tests)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? (in {text!r})" if close else f"{kind}s: {', '.join(names)}"
+    return Diagnostic(mark, f"{where}: unknown {kind} '{name}'", hint)
+
+
+def invalid_run_events(
+    playbook: str, inventory: str, diagnostics: list[Diagnostic], *, check: bool = False, limit: str | None = None,
+) -> list[Any]:
+    """The events of a run refused at validation: RunStarted, one InputProblem each, RunFinished `invalid`."""
+    import getpass
+    import time
+    import uuid
+
+    from ajudaplay.engine.events import InputProblem, RunFinished, RunStarted
+    from ajudaplay.exitcodes import ExitCode
+
+    run_id = uuid.uuid4().hex[:16]
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    count = len(diagnostics)
+    message = f"{count} problem{'s' if count != 1 else ''} found; nothing was changed"
+    return [
+        RunStarted(run_id, playbook, inventory, user, time.time(), check, {"limit": limit}),
+        *(InputProblem(run_id, d) for d in diagnostics),
+        RunFinished(run_id, "invalid", int(ExitCode.INVALID_INPUT), time.time(), {}, message),
+    ]

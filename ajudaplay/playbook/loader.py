@@ -119,6 +119,7 @@ class _ModelBuilder:
             max_fail_percentage=data.get("max_fail_percentage"),
             tags=[str(t) for t in as_list(data.get("tags"))],
             lock=bool(data.get("lock", True)),
+            hosts_mark=self.doc.mark((*path, "hosts")),
         )
 
     def tasks(self, items: Any, path: JsonPath) -> list[Task]:

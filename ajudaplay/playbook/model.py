@@ -56,6 +56,7 @@ class Play:
     max_fail_percentage: float | None = None
     tags: list[str] = field(default_factory=list)
     lock: bool = True  # take the environment lock on each target
+    hosts_mark: Mark | None = None  # position of the `hosts` value, for pattern errors
 
 
 @dataclass

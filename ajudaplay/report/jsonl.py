@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from ajudaplay.engine.events import (
     Event,
+    InputProblem,
     Message,
     PlayStarted,
     RunFinished,
@@ -22,6 +23,7 @@ from ajudaplay.engine.events import (
     TaskResult,
     TaskStarted,
 )
+from ajudaplay.errors import Diagnostic
 from ajudaplay.report.common import Tally, iso_utc
 
 SCHEMA_VERSION = 1
@@ -115,6 +117,8 @@ def event_record(event: Event, started_at: float | None = None) -> dict[str, Any
             "level": event.level,
             "text": event.text,
         }
+    if isinstance(event, InputProblem):
+        return diagnostic_record(event.diagnostic, event.run_id)
     duration = None if started_at is None else round(max(0.0, event.finished_at - started_at), 3)
     return {
         "event": "run_end",
@@ -126,6 +130,37 @@ def event_record(event: Event, started_at: float | None = None) -> dict[str, Any
         "message": event.message,
         "stats": {},
     }
+
+
+def diagnostic_record(diagnostic: Diagnostic, run_id: str | None = None) -> dict[str, Any]:
+    """The `diagnostic` event: one problem of an input refused before anything ran."""
+    mark = diagnostic.mark
+    record: dict[str, Any] = {"event": "diagnostic"} if run_id is None else {"event": "diagnostic", "run_id": run_id}
+    record.update(
+        file=mark.file if mark else None,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        location=str(mark) if mark else None,
+        path=diagnostic.path,
+        message=diagnostic.message,
+        hint=diagnostic.hint,
+    )
+    return record
+
+
+def validate_records(paths: list[str], diagnostics: list[Diagnostic], skipped: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`validate --output json`: one `diagnostic` per problem, then `validate_end`."""
+    records = [diagnostic_record(d) for d in diagnostics]
+    records.append({
+        "event": "validate_end",
+        "schema": SCHEMA_VERSION,
+        "paths": paths,
+        "outcome": "invalid" if diagnostics else "ok",
+        "exit_code": 3 if diagnostics else 0,
+        "problems": len(diagnostics),
+        "skipped": list(skipped),
+    })
+    return records
 
 
 class JsonLinesReporter:
@@ -171,4 +206,4 @@ class JsonLinesReporter:
             self._broken = True
 
 
-__all__ = ["JsonLinesReporter", "event_record", "jsonable"]
+__all__ = ["JsonLinesReporter", "diagnostic_record", "event_record", "jsonable", "validate_records"]

@@ -15,7 +15,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ajudaplay.engine.events import Event, PlayStarted, RunFinished, RunStarted, TaskResult, TaskStarted
+from ajudaplay.engine.events import Event, InputProblem, PlayStarted, RunFinished, RunStarted, TaskResult, TaskStarted
+from ajudaplay.errors import Diagnostic
 
 _INCOMPLETE_OUTCOMES = ("interrupted", "error")
 
@@ -55,6 +56,7 @@ class JUnitReporter:
         self._run: RunStarted | None = None
         self._finished: RunFinished | None = None
         self._suites: list[_Suite] = []
+        self._problems: list[Diagnostic] = []  # a run refused at validation: one error case each
         self._written = False
         self.error: OSError | None = None  # the file could not be written
 
@@ -82,6 +84,8 @@ class JUnitReporter:
                 suite.started_at = event.started_at
             suite.results.append(event)
             suite.pending.pop((event.task, event.target), None)
+        elif isinstance(event, InputProblem):
+            self._problems.append(event.diagnostic)
         elif isinstance(event, RunFinished):
             self._finished = event
             self._write()
@@ -105,6 +109,10 @@ class JUnitReporter:
             for key in totals:
                 totals[key] += counts[key]
             total_time += elapsed
+        if self._problems:
+            counts = self._add_problems(root, len(self._suites), hostname, outcome)
+            for key in totals:
+                totals[key] += counts[key]
         for key, value in totals.items():
             if key != "skipped":
                 root.set(key, str(value))
@@ -150,6 +158,32 @@ class JUnitReporter:
         ET.SubElement(element, "system-err")
         return counts, elapsed
 
+    def _add_problems(self, root: ET.Element, index: int, hostname: str, outcome: str) -> dict[str, int]:
+        """The `validation` suite of a refused run: one <error type="invalid"> test case per diagnostic."""
+        element = ET.SubElement(root, "testsuite", name="validation")
+        properties = ET.SubElement(element, "properties")
+        for name, value in self._properties(outcome):
+            ET.SubElement(properties, "property", name=name, value=_xml_text(value))
+        for problem in self._problems:
+            where = str(problem.mark) if problem.mark else "command line"
+            case = ET.SubElement(element, "testcase", name=_xml_text(where), classname="validation", time="0.000")
+            message = f"{problem.path}: {problem.message}" if problem.path else problem.message
+            error = ET.SubElement(case, "error", message=_xml_text(message), type="invalid")
+            error.text = _xml_text(str(problem))
+        count = len(self._problems)
+        if self._run is not None:
+            moment = _dt.datetime.fromtimestamp(self._run.started_at, _dt.timezone.utc)
+            element.set("timestamp", f"{moment:%Y-%m-%dT%H:%M:%S}")
+        element.set("hostname", hostname)
+        element.set("id", str(index))
+        element.set("package", self._run.playbook if self._run else "ajudaplay")
+        for counter, number in (("tests", count), ("failures", 0), ("errors", count), ("skipped", 0)):
+            element.set(counter, str(number))
+        element.set("time", "0.000")
+        ET.SubElement(element, "system-out")
+        ET.SubElement(element, "system-err")
+        return {"tests": count, "failures": 0, "errors": count, "skipped": 0}
+
     def _properties(self, outcome: str) -> list[tuple[str, str]]:
         props = [("outcome", outcome)]
         if self._run:
@@ -187,8 +221,8 @@ class JUnitReporter:
         if event.status == "failed":
             ET.SubElement(case, "failure", message=message, type="failed").text = _xml_text(detail)
             kind = "failures"
-        elif event.status == "unreachable":
-            ET.SubElement(case, "error", message=message, type="unreachable").text = _xml_text(detail)
+        elif event.status in ("unreachable", "interrupted"):  # not the step's fault: an error, not a failure
+            ET.SubElement(case, "error", message=message, type=event.status).text = _xml_text(detail)
             kind = "errors"
         elif event.status == "skipped":
             ET.SubElement(case, "skipped", message=message)

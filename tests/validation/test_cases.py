@@ -16,7 +16,8 @@ import pytest
 
 from ajudaplay.actions.base import Registry
 from ajudaplay.errors import Diagnostic
-from ajudaplay.validation import validate_paths
+from ajudaplay.engine.options import RunOptions
+from ajudaplay.engine.preflight import validate
 
 CASES = Path(__file__).parent / "cases"
 _EXPECT = re.compile(r"^# expect: (\d+):(\d+) (.+)$")
@@ -46,7 +47,7 @@ def _render(diagnostics: list[Diagnostic]) -> str:
 def test_bad_input_case(case: Path, registry: Registry) -> None:
     expects, inventory, never = _header(case)
     assert expects, f"{case.name} has no `# expect:` line"
-    diagnostics = validate_paths([case], registry, inventory)
+    diagnostics = validate([case], registry, inventory, RunOptions()).diagnostics
     shown = _render(diagnostics)
     for line, column, fragments in expects:
         at = [d for d in diagnostics if d.mark and (d.mark.line, d.mark.column) == (line, column)]

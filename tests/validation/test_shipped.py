@@ -10,7 +10,8 @@ from ajudaplay.actions.base import Registry, default_registry
 from ajudaplay.errors import InvalidInput
 from ajudaplay.playbook.loader import load_playbook
 from ajudaplay.playbook.schema import playbook_schema
-from ajudaplay.validation import validate_paths
+from ajudaplay.engine.options import RunOptions
+from ajudaplay.engine.preflight import validate
 
 GOOD = Path(__file__).parent / "good"
 
@@ -48,10 +49,10 @@ def test_validate_folder_with_inventory(tmp_path: Path, shipped: Registry) -> No
     (tmp_path / "playbooks" / "bad.yaml").write_text("- hosts: nope\n  tasks: []\n")
     (tmp_path / "playbooks" / "notes.yml").write_text("just: a mapping\n")
     inventory = GOOD / "inventory" / "prod.yml"
-    found = validate_paths([tmp_path / "playbooks", inventory], shipped, inventory)
+    found = validate([tmp_path / "playbooks", inventory], shipped, inventory, RunOptions()).diagnostics
     text = "\n".join(str(d) for d in found)
     assert "bad.yaml:1:10: plays[0].hosts: unknown target or group 'nope'" in text
     assert "notes.yml:1:1: expected a playbook (a list of plays) or an inventory" in text
     assert "ok.yml" not in text
     assert len(found) == 2
-    assert validate_paths([tmp_path / "missing"], shipped)[0].message.endswith("no such file or folder")
+    assert validate([tmp_path / "missing"], shipped, None, RunOptions()).diagnostics[0].message.endswith("no such file or folder")
