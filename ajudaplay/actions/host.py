@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import shlex
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
@@ -76,7 +77,7 @@ def _execute(ctx: ActionContext, a: dict[str, Any], line: str) -> Result:
     host = ctx.target.host()
     creates, removes = a.get("creates"), a.get("removes")
     if creates or removes:
-        reason = _guard(host, creates, removes)
+        reason = _guard(host, creates, removes, ctx.step.cancel)
         if reason:
             return Result(changed=False, msg=reason, data={"rc": 0, "stdout": "", "stderr": "", "stdout_lines": [], "cmd": line})
     if ctx.step.check:
@@ -86,18 +87,19 @@ def _execute(ctx: ActionContext, a: dict[str, Any], line: str) -> Result:
     full = f"cd {shlex.quote(str(a['chdir']))} && {line}" if a.get("chdir") else line
     env = {str(k): str(v) for k, v in (a.get("env") or {}).items()}
     stdin = a.get("stdin")
-    res = host.run(full, timeout=ctx.step.timeout, env=env or None, stdin=None if stdin is None else str(stdin))
+    res = host.run(full, timeout=ctx.step.timeout, env=env or None, stdin=None if stdin is None else str(stdin),
+                   cancel=ctx.step.cancel)
     return _command_result(line, res)
 
 
-def _guard(host: HostConnection, creates: Any, removes: Any) -> str:
+def _guard(host: HostConnection, creates: Any, removes: Any, cancel: threading.Event) -> str:
     """Why the command should not run (`creates` exists / `removes` missing), or ''."""
     parts = []
     if creates:
         parts.append(f"test -e {shlex.quote(str(creates))} && echo C")
     if removes:
         parts.append(f"test -e {shlex.quote(str(removes))} || echo R")
-    out = host.run("; ".join(parts) + "; true").stdout.split()
+    out = host.run("; ".join(parts) + "; true", cancel=cancel).stdout.split()
     if "C" in out:
         return f"skipped, since {creates} exists"
     if "R" in out:
@@ -195,8 +197,10 @@ def put_file(
     host = ctx.target.host()
     mode = _mode(mode_arg)
     q = shlex.quote(dest)
+    cancel = ctx.step.cancel
     probe = host.run(
-        f"if [ -d {q} ]; then echo DIR; elif [ -e {q} ]; then stat -c '%a %U %G' {q} && sha256sum {q}; else echo MISSING; fi"
+        f"if [ -d {q} ]; then echo DIR; elif [ -e {q} ]; then stat -c '%a %U %G' {q} && sha256sum {q}; else echo MISSING; fi",
+        cancel=cancel,
     )
     lines = probe.stdout.split("\n")
     if lines[0] == "DIR":
@@ -232,10 +236,10 @@ def put_file(
     if content_changed:
         host.write_file(dest, content, mode)
     elif mode_changed and mode is not None:
-        _check_ok(host.run(f"chmod {mode:o} {q}"), f"chmod {dest}")
+        _check_ok(host.run(f"chmod {mode:o} {q}", cancel=cancel), f"chmod {dest}")
     if owner_changed:
         spec = f"{owner or ''}:{group or ''}" if group else str(owner)
-        _check_ok(host.run(f"chown {shlex.quote(spec)} {q}"), f"chown {dest}")
+        _check_ok(host.run(f"chown {shlex.quote(spec)} {q}", cancel=cancel), f"chown {dest}")
     return Result(changed=True, changes=changes, data=data)
 
 

@@ -98,7 +98,7 @@ def _probe(ctx: ActionContext, a: dict[str, Any], kind: str) -> tuple[Any, str]:
         command = _PORT_PROBE.format(h=shlex.quote(address), p=shlex.quote(str(int(a["port"]))))
 
         def port_probe() -> tuple[bool, str]:
-            res = host.run(command, timeout=10)
+            res = host.run(command, timeout=10, cancel=ctx.step.cancel)
             if res.rc == 99:
                 raise TargetError(res.stderr.strip())
             return res.rc == 0, "open" if res.rc == 0 else "closed"
@@ -108,7 +108,7 @@ def _probe(ctx: ActionContext, a: dict[str, Any], kind: str) -> tuple[Any, str]:
     test = f"test -e {shlex.quote(path)}"
 
     def path_probe() -> tuple[bool, str]:
-        res = host.run(test)
+        res = host.run(test, cancel=ctx.step.cancel)
         return res.rc == 0, "exists" if res.rc == 0 else "missing"
 
     return path_probe, f"{path} on {ctx.target.name}"

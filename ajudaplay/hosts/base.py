@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
+
+MARKER_VAR = "AJUDAPLAY_CMD"  # set in a cancellable command's environment: finds every process it started
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,18 @@ class HostConnection(Protocol):
         timeout: float | None = None,
         env: dict[str, str] | None = None,
         stdin: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> CommandResult:
-        """Run a shell command (sh -c); never raises for a non-zero exit status."""
+        """Run a shell command (sh -c); never raises for a non-zero exit status.
+
+        `cancel` is how a step says "stop now" (Ctrl-C, SIGTERM, a task timeout).
+        When it is set before or while the command runs, the command is stopped
+        (SIGTERM, then SIGKILL after a short grace, to every process it started,
+        found by MARKER_VAR in their environment, even one in a session of its
+        own) and run raises `ajudaplay.errors.Interrupted` once they are gone:
+        an exception, not an exit status, so no caller mistakes a stopped
+        command for a failed one and goes on (an undo, a retry) regardless.
+        """
         ...
 
     def read_file(self, path: str) -> bytes | None:

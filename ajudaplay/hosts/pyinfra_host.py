@@ -1,4 +1,4 @@
-"""HostConnection over pyinfra 3 used as a library: `@local` and SSH (paramiko).
+"""HostConnection over pyinfra 3 used as a library: SSH (paramiko); `@local` is hosts/local.py.
 
 pyinfra builds and authenticates the SSH connection (its SSHConnector honours
 ~/.ssh/config, keys, agents, known_hosts and StrictHostKeyChecking) inside a
@@ -9,8 +9,8 @@ decodes output line by line, while HostConnection needs the exit status,
 exact bytes and a command killed on timeout. Commands go, one at a time, to a
 long-lived `sh` on one channel (ajudaplay/hosts/shell_session.py: a third of
 the server's work per command); a command with stdin, or one arriving while
-the shell is busy, gets a channel of its own. `@local` runs `sh -c` through the
-(gevent-patched, when the CLI patched it) subprocess module for the same reasons.
+the shell is busy, gets a channel of its own. A command that outlives its
+deadline or its step is stopped on the host by its marker (hosts/stopping.py).
 
 Nothing here patches gevent: the CLI and tests/conftest.py do it once, first.
 """
@@ -23,23 +23,33 @@ import posixpath
 import shlex
 import socket
 import stat
-import subprocess
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ajudaplay.errors import TargetError, TargetUnreachable
+from ajudaplay.errors import Interrupted, TargetError, TargetUnreachable
 from ajudaplay.hosts.address import HostAddress, parse_connection
-from ajudaplay.hosts.base import CommandResult, HostConnection
+from ajudaplay.hosts.base import MARKER_VAR, CommandResult, HostConnection
+from ajudaplay.hosts.local import LocalHost
 from ajudaplay.hosts.shell_session import ShellGone, ShellSession
+from ajudaplay.hosts.stopping import decode as _decode
+from ajudaplay.hosts.stopping import (
+    KILL_GRACE,
+    TIMEOUT_RC,
+    new_marker,
+    refuse_cancelled,
+    remote_stop_script,
+    stopped_message,
+    timed_out,
+)
 
 if TYPE_CHECKING:
     from paramiko import SFTPClient, SSHClient
 
-TIMEOUT_RC = 124  # what coreutils `timeout` returns; also used when we abandon a command
-KILL_GRACE = 2.0  # seconds between TERM and KILL for a command that exceeded its timeout
 STDERR_POLL = 0.05  # seconds of stdout silence after which buffered stderr is drained
+STOP_DEADLINE = 2 * KILL_GRACE + 3  # the remote stop script's own bound (TERM, KILL, slack)
 
 
 def connect_host(connection: dict[str, Any], name: str) -> HostConnection:
@@ -53,102 +63,15 @@ def connect_host(connection: dict[str, Any], name: str) -> HostConnection:
     return host
 
 
-def _timed_out(command: str, timeout: float, stdout: str, stderr: str, started: float) -> CommandResult:
-    note = f"ajudaplay: command timed out after {timeout:g}s and was stopped"
-    return CommandResult(command, TIMEOUT_RC, stdout, (stderr + "\n" + note).lstrip("\n"), time.monotonic() - started)
+@dataclass(frozen=True)
+class _Running:
+    """One SSH command in flight: what to report and how to stop it."""
 
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
-
-
-class LocalHost:
-    """The controller itself (`@local`): `sh -c` subprocesses and direct file I/O."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.address = HostAddress(local=True)
-
-    def run(
-        self,
-        command: str,
-        *,
-        timeout: float | None = None,
-        env: dict[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> CommandResult:
-        """Run `sh -c command`; on timeout the whole process group is killed."""
-        started = time.monotonic()
-        full_env = dict(os.environ, **env) if env else None
-        proc = subprocess.Popen(
-            ["sh", "-c", command],
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            start_new_session=True,  # own process group: a timeout kills children too
-        )
-        data = stdin.encode() if stdin is not None else None
-        try:
-            out, err = proc.communicate(data, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
-        return CommandResult(command, proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
-
-    def read_file(self, path: str) -> bytes | None:
-        """Contents of a local file, or None when it does not exist."""
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
-
-    def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
-        """Atomic write: temp file in the same folder, fsync, chmod, rename over `path`."""
-        folder = os.path.dirname(path) or "."
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
-        try:
-            if mode is None:
-                try:
-                    mode = stat.S_IMODE(os.stat(path).st_mode)
-                except FileNotFoundError:
-                    mode = None
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if mode is not None:
-                os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
-
-    def close(self) -> None:
-        """Nothing to close for the local host."""
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=KILL_GRACE)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    command: str
+    timeout: float | None
+    started: float
+    cancel: threading.Event | None = None
+    marker: str | None = None
 
 
 class PyinfraSSHHost:
@@ -231,11 +154,16 @@ class PyinfraSSHHost:
         timeout: float | None = None,
         env: dict[str, str] | None = None,
         stdin: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> CommandResult:
         """Run `sh -c command` in the connection's shell (or a new channel); a timeout kills it remotely.
 
-        The remote kill uses coreutils/busybox `timeout` when the host has it.
+        The remote kill uses coreutils/busybox `timeout` when the host has it;
+        past our own deadline, or on `cancel`, the processes the command started
+        are stopped by their marker from a channel of their own (hosts/stopping.py)
+        and the shell it ran in is closed, never reused.
         """
+        refuse_cancelled(self.name, cancel)
         started = time.monotonic()
         inner = command
         if timeout is not None and self._remote_timeout_available():
@@ -244,21 +172,21 @@ class PyinfraSSHHost:
             for key in env:
                 if not key.isidentifier():
                     raise TargetError(f"{self.name}: invalid environment variable name {key!r}")
-        wrapped = _wrap(inner, env)
+        marker = new_marker() if cancel is not None or timeout is not None else None
+        wrapped = _wrap(inner, dict(env or {}, **{MARKER_VAR: marker}) if marker else env)
         deadline_after = None if timeout is None else timeout + KILL_GRACE + 3
+        run = _Running(command, timeout, started, cancel, marker)
         if stdin is None and self._shell.lock.acquire(blocking=False):
             try:
-                return self._run_in_shell(command, wrapped, timeout, started, deadline_after)
+                return self._run_in_shell(run, wrapped, deadline_after)
             finally:
                 self._shell.lock.release()
-        return self._run_on_channel(command, wrapped, timeout, stdin, started, deadline_after)
+        return self._run_on_channel(command, wrapped, timeout, stdin, started, deadline_after, run)
 
-    def _run_in_shell(
-        self, command: str, wrapped: str, timeout: float | None, started: float, deadline_after: float | None,
-    ) -> CommandResult:
-        deadline = None if deadline_after is None else started + deadline_after
+    def _run_in_shell(self, run: _Running, wrapped: str, deadline_after: float | None) -> CommandResult:
+        deadline = None if deadline_after is None else run.started + deadline_after
         try:
-            finished = self._shell.run(wrapped, deadline)
+            finished = self._shell.run(wrapped, deadline, run.cancel)
         except ShellGone as exc:
             self._transport()  # "connection is closed" when the whole connection went
             raise TargetUnreachable(f"{self.address.url}: connection lost while running a command") from exc
@@ -267,13 +195,13 @@ class PyinfraSSHHost:
         except Exception as exc:  # opening the shell's channel: paramiko.SSHException, socket errors
             raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
         rc, out, err = finished
-        if rc is None:
-            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
-        return self._result(command, rc, out, err, timeout, started)
+        if rc is None:  # deadline or cancel: the session already dropped that shell
+            return self._abandoned(run, out, err)
+        return self._result(run.command, rc, out, err, run.timeout, run.started)
 
     def _run_on_channel(
         self, command: str, wrapped: str, timeout: float | None, stdin: str | None, started: float,
-        deadline_after: float | None,
+        deadline_after: float | None, run: _Running | None = None,
     ) -> CommandResult:
         try:
             channel = self._open_channel()
@@ -285,17 +213,33 @@ class PyinfraSSHHost:
             raise
         except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
             raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
-        out, err, finished = _read_channel(channel, deadline_after)
+        out, err, finished = _read_channel(channel, deadline_after, run.cancel if run else None)
         if not finished:
             channel.close()
-            return _timed_out(command, timeout or 0.0, _decode(out), _decode(err), started)
+            return self._abandoned(run or _Running(command, timeout, started), out, err)
         rc = channel.recv_exit_status()
         channel.close()
         return self._result(command, rc, out, err, timeout, started)
 
+    def _abandoned(self, run: _Running, out: bytes, err: bytes) -> CommandResult:
+        """The command outlived its deadline or its step: stop what it started, then say which."""
+        stopped = run.marker is None or self._stop_remote(run.marker)
+        if run.cancel is not None and run.cancel.is_set():
+            raise Interrupted(stopped_message(self.name, stopped))
+        return timed_out(run.command, run.timeout or 0.0, _decode(out), _decode(err), run.started)
+
+    def _stop_remote(self, marker: str) -> bool:
+        """Run the stop script on a channel of its own (the shell is gone); True when nothing is left."""
+        script = remote_stop_script(marker)
+        try:
+            res = self._run_on_channel(script, _wrap(script, None), None, None, time.monotonic(), STOP_DEADLINE)
+        except TargetError:  # the connection is gone: nothing more can be done from here
+            return False
+        return res.rc == 0
+
     def _result(self, command: str, rc: int, out: bytes, err: bytes, timeout: float | None, started: float) -> CommandResult:
         if rc == TIMEOUT_RC and timeout is not None and time.monotonic() - started >= timeout:
-            return _timed_out(command, timeout, _decode(out), _decode(err), started)
+            return timed_out(command, timeout, _decode(out), _decode(err), started)
         if rc == -1:  # the channel closed without an exit status: the connection dropped
             raise TargetUnreachable(f"{self.address.url}: connection lost while running a command")
         return CommandResult(command, rc, _decode(out), _decode(err), time.monotonic() - started)
@@ -428,8 +372,10 @@ def _ssh_inventory(hostname: str, data: dict[str, Any]) -> Any:
     return OneSSHHostInventory(([(hostname, data)], {}))  # type: ignore[no-untyped-call]
 
 
-def _read_channel(channel: Any, deadline_after: float | None) -> tuple[bytes, bytes, bool]:
-    """Drain stdout and stderr without a helper thread; False when the deadline passed.
+def _read_channel(
+    channel: Any, deadline_after: float | None, cancel: threading.Event | None = None,
+) -> tuple[bytes, bytes, bool]:
+    """Drain stdout and stderr without a helper thread; False when the deadline passed or `cancel` was set.
 
     Blocks on stdout and, whenever stdout is quiet for STDERR_POLL seconds,
     empties stderr, so a command writing megabytes to stderr cannot stall on
@@ -461,7 +407,7 @@ def _read_channel(channel: Any, deadline_after: float | None) -> tuple[bytes, by
                 return bytes(out), bytes(err), True
             if chunk:
                 err.extend(chunk)
-        if deadline is not None and time.monotonic() > deadline:
+        if (deadline is not None and time.monotonic() > deadline) or (cancel is not None and cancel.is_set()):
             return bytes(out), bytes(err), False
 
 

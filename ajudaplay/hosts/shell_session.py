@@ -21,6 +21,8 @@ lost connection, and a background job left holding stdout no longer keeps the
 command waiting (what it prints later lands in a later command's output).
 The session serves one command at a time: the caller uses a channel of its
 own when it is busy, when the command needs stdin, or when the shell is gone.
+A command cut short (deadline, cancelled step) costs the shell: it is closed
+and the next command starts a new one, so nothing can wedge it.
 """
 
 from __future__ import annotations
@@ -49,11 +51,15 @@ class ShellSession:
         self._channel: Any = None
         self.lock = threading.Lock()  # held by the one command running; others use a channel
 
-    def run(self, wrapped: str, deadline: float | None) -> tuple[int | None, bytes, bytes]:
+    def run(
+        self, wrapped: str, deadline: float | None, cancel: threading.Event | None = None,
+    ) -> tuple[int | None, bytes, bytes]:
         """Run one `sh -c ...` command line: (exit status, stdout, stderr).
 
-        The status is None when the deadline passed first: the output so far is
-        returned and the shell is dropped. Call with `lock` held. Raises
+        The status is None when the deadline passed or `cancel` was set first:
+        the output so far is returned and the shell is dropped (its channel
+        closed, so it reads no further command and ends with the one it runs;
+        stopping that one is the caller's job). Call with `lock` held. Raises
         ShellGone when the channel closed mid-command.
         """
         try:
@@ -66,10 +72,10 @@ class ShellSession:
                 channel.exec_command(self._shell_command)
                 self._channel = channel
                 # Whatever the login shell's start-up files print belongs to no command.
-                if self._exchange(channel, "true", deadline)[0] is None:
+                if self._exchange(channel, "true", deadline, cancel)[0] is None:
                     self.close()
                     return None, b"", b""
-            finished = self._exchange(channel, wrapped, deadline)
+            finished = self._exchange(channel, wrapped, deadline, cancel)
         except ShellGone:
             self.close()
             raise
@@ -80,15 +86,19 @@ class ShellSession:
             self.close()  # the command may still run: never write to that shell again
         return finished
 
-    def _exchange(self, channel: Any, wrapped: str, deadline: float | None) -> tuple[int | None, bytes, bytes]:
+    def _exchange(
+        self, channel: Any, wrapped: str, deadline: float | None, cancel: threading.Event | None,
+    ) -> tuple[int | None, bytes, bytes]:
         mark = uuid.uuid4().hex.encode()
         channel.settimeout(None)  # a long command line waits for window space like stdin on a channel does
         channel.sendall(
             wrapped.encode() + b" </dev/null; printf '\\n%s %d\\n' " + mark + b" $?; printf '\\n%s\\n' " + mark + b" >&2\n"
         )
-        return self._read_until(channel, b"\n" + mark, deadline)
+        return self._read_until(channel, b"\n" + mark, deadline, cancel)
 
-    def _read_until(self, channel: Any, tag: bytes, deadline: float | None) -> tuple[int | None, bytes, bytes]:
+    def _read_until(
+        self, channel: Any, tag: bytes, deadline: float | None, cancel: threading.Event | None,
+    ) -> tuple[int | None, bytes, bytes]:
         out = bytearray()
         err = bytearray()
         out_end = err_end = -1
@@ -112,7 +122,7 @@ class ShellSession:
                     err.extend(chunk)
             if err.endswith(tag + b"\n"):
                 err_end = len(err) - len(tag) - 1
-            if deadline is not None and time.monotonic() > deadline:
+            if (deadline is not None and time.monotonic() > deadline) or (cancel is not None and cancel.is_set()):
                 return None, bytes(out), bytes(err)
         status = _STATUS.search(bytes(out[out_end + len(tag):]))
         rc = int(status.group(1)) if status else -1
