@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ajudaplay.engine.events import Message, TargetStats
+from ajudaplay.engine.inflight import InFlight
 from ajudaplay.errors import Interrupted, LockInfo
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Counters:
     ignored: int = 0
     rescued: int = 0
     rolled_back: int = 0
+    interrupted: int = 0
 
     def freeze(self) -> TargetStats:
         return TargetStats(**self.__dict__)
@@ -84,6 +86,7 @@ class RunContext:
     abort: threading.Event = field(default_factory=threading.Event)  # second Ctrl-C
     play_aborted: bool = False
     start_pending: str | None = None  # --start-at-step not reached yet
+    inflight: InFlight = field(default_factory=InFlight)  # actions still running, per target
     _cancels: set[threading.Event] = field(default_factory=set)
     _cancels_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -41,6 +41,7 @@ STATUS_STYLE = {
     "ignored": "cyan",
     "rescued": "magenta",
     "rolled_back": "bold white on red",
+    "interrupted": "bold yellow",
 }
 OUTCOME_STYLE = {"success": "bold green", "interrupted": "bold yellow"}
 HEADER_WIDTH = 80
@@ -198,10 +199,10 @@ class ConsoleReporter:
     def _result(self, event: TaskResult) -> None:
         result = event.result
         status = event.status
-        if status == "failed" or status == "unreachable":
+        if status in ("failed", "unreachable", "interrupted"):
             self._failures.append(event)
         detail = ""
-        if status in ("failed", "unreachable", "ignored", "rescued", "skipped"):
+        if status in ("failed", "unreachable", "ignored", "rescued", "skipped", "interrupted"):
             detail = event.error or result.msg
         elif status == "changed":
             detail = result.diff_summary() or result.msg
@@ -302,6 +303,7 @@ class ConsoleReporter:
             counts = stats[target]
             worst = (
                 "failed" if counts.get("failed") or counts.get("unreachable")
+                else "interrupted" if counts.get("interrupted")
                 else "changed" if counts.get("changed") else "ok"
             )
             line: list[Part] = [(target.ljust(width), STATUS_STYLE[worst]), (" :", "")]
@@ -316,7 +318,8 @@ class ConsoleReporter:
             for failed in self._failures:
                 reason, _ = _first_line_and_rest(failed.error or failed.result.msg)
                 suffix = " (rolled back)" if failed.result.rolled_back else ""
-                self._print(f"{failed.status}: [{failed.target}] {failed.task}: {reason}{suffix}", "red")
+                style = STATUS_STYLE["interrupted"] if failed.status == "interrupted" else "red"
+                self._print(f"{failed.status}: [{failed.target}] {failed.task}: {reason}{suffix}", style)
         duration = ""
         if self._run is not None:
             duration = f" in {human_duration(max(0.0, event.finished_at - self._run.started_at))}"

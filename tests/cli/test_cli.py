@@ -24,7 +24,8 @@ DEPLOY = """
 """
 
 
-def test_run_ok_then_idempotent(project: Project) -> None:
+def test_run_ok_then_rerun_at_the_same_image_changes_nothing(project: Project) -> None:
+    """The first run deploys and restarts; a second run on targets already at that image is all ok, no handler."""
     project.inventory({"t1": {}, "t2": {}})
     project.write("deploy.yml", DEPLOY)
     first = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2")
@@ -33,6 +34,39 @@ def test_run_ok_then_idempotent(project: Project) -> None:
     methods = [c["method"] for c in project.calls() if c["target"] == "t1"]
     assert methods == ["open", "acquire_lock", "deploy", "status", "restart", "release_lock", "close"]
     assert project.locks() == []
+    # the fake keeps images in memory: the inventory states what the first run left behind
+    project.inventory({"t1": {"images": {"api": "app:2"}}, "t2": {"images": {"api": "app:2"}}})
+    (project.state / "calls.jsonl").unlink()
+    second = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2", "--output", "json")
+    assert second.returncode == ExitCode.OK, second.stderr + second.stdout
+    results = [e for e in events(second.stdout) if e["event"] == "task_result"]
+    assert {(e["task"], e["status"]) for e in results} == {("acquire lock", "ok"), ("deploy", "ok"), ("status", "ok")}
+    assert [e["stats"]["t1"]["changed"] for e in events(second.stdout) if e["event"] == "run_end"] == [0]
+    assert "restart" not in [c["method"] for c in project.calls()]
+
+
+def test_forks_zero_is_refused_and_runs_nothing(project: Project) -> None:
+    project.inventory({"t1": {}})
+    project.write("deploy.yml", DEPLOY)
+    for value in ("0", "-2"):
+        done = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2", "--forks", value)
+        assert done.returncode == ExitCode.INVALID_INPUT, done.stdout + done.stderr
+        assert f"--forks must be at least 1, got {value}" in done.stderr
+    assert project.calls() == []
+
+
+def test_one_failed_target_and_one_held_lock_exits_2(project: Project) -> None:
+    """The exit-code table: a failure is worse than a held lock (4 only when the lock is the only problem)."""
+    project.inventory({"t1": {}, "bad": {"fail_on": ["deploy"]}, "busy": {"lock_held_by": "alice@laptop"}})
+    project.write("deploy.yml", DEPLOY)
+    done = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2", "--output", "json")
+    assert done.returncode == ExitCode.FAILED, done.stdout + done.stderr
+    [end] = [e for e in events(done.stdout) if e["event"] == "run_end"]
+    assert (end["outcome"], end["exit_code"]) == ("failed", 2)
+    assert not [c for c in project.calls() if c["target"] == "busy" and c["method"] == "deploy"]
+    project.inventory({"t1": {}, "busy": {"lock_held_by": "alice@laptop"}})
+    only_lock = project.run("run", "deploy.yml", "-i", "test", "-e", "version=2")
+    assert only_lock.returncode == ExitCode.LOCK_HELD, only_lock.stdout + only_lock.stderr
 
 
 def test_run_json_output_and_failed_exit(project: Project) -> None:
@@ -123,7 +157,14 @@ def test_journal_history_and_show(project: Project) -> None:
     assert run_id in history.stdout
     show = project.run("show", run_id[:8])
     assert show.returncode == ExitCode.OK, show.stderr
-    assert "deploy" in show.stdout
+    assert f"run:       {run_id}" in show.stdout
+    assert "TASK [deploy]" in show.stdout and "HANDLER [restart api]" in show.stdout
+    shown = json.loads(project.run("show", run_id[:8], "--output", "json").stdout)
+    assert shown["run_id"] == run_id and shown["outcome"] == "success"
+    assert [(r["task"], r["status"], r["handler"]) for r in shown["results"]] == [
+        ("acquire lock", "ok", False), ("deploy", "changed", False), ("status", "ok", False),
+        ("restart api", "changed", True),
+    ]
     assert project.run("show", "zzzz").returncode == ExitCode.INVALID_INPUT
 
 
@@ -185,3 +226,27 @@ def test_secret_extra_var_is_masked(project: Project) -> None:
     assert done.returncode == ExitCode.OK, done.stderr
     assert "s3cr3t-from-cli" not in done.stdout and "default-token" not in done.stdout
     assert "token=********" in done.stdout
+
+
+def test_secret_inside_a_list_is_masked_in_json_output(project: Project) -> None:
+    """A real command on @local prints the secret twice: in `stdout` and in the list `stdout_lines`."""
+    project.write("inventory/host.yml", """\
+        vars: {db_password: s3cr3t-pw-in-lines}
+        secrets: {vars: [db_password]}
+        targets:
+          box: {host: "@local"}
+        """)
+    project.write("echo.yml", """\
+        - hosts: all
+          tasks:
+            - name: print it
+              command: {argv: [printf, "first\\\\n%s\\\\nlast\\\\n", "{{ db_password }}"]}
+              register: out
+            - {name: lines, debug: {msg: "{{ out.stdout_lines }}"}}
+        """)
+    done = project.run("run", "echo.yml", "-i", "host", "--output", "json")
+    assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+    assert "s3cr3t-pw-in-lines" not in done.stdout + done.stderr
+    [printed] = [e for e in events(done.stdout) if e["event"] == "task_result" and e["task"] == "print it"]
+    assert printed["data"]["stdout_lines"] == ["first", "********", "last"]
+    assert printed["data"]["stdout"] == "first\n********\nlast"

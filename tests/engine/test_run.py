@@ -70,6 +70,20 @@ def test_batch_sizes() -> None:
     assert batch_sizes(["10%"], 3) == [1, 1, 1]
 
 
+def test_serial_percentages_round_down_like_ansible() -> None:
+    """On the rounding boundary: 30% of 5 is 1.5 -> 1 (never 2), 50% of 5 is 2.5 -> 2, 99% of 2 -> 1."""
+    assert batch_sizes(["30%"], 5) == [1, 1, 1, 1, 1]
+    assert batch_sizes(["50%"], 5) == [2, 2, 1]
+    assert batch_sizes(["99%"], 2) == [1, 1]
+    assert batch_sizes(["100%"], 3) == [3]
+
+
+def test_serial_30_percent_of_5_runs_batches_of_one(h: Harness) -> None:
+    h.run("- hosts: all\n  serial: '30%'\n  tasks:\n    - {name: a, status: {service: api}}\n", fakes(5))
+    started = [e.targets for e in h.collector.events if isinstance(e, TaskStarted) and e.task == "a"]
+    assert started == [["t1"], ["t2"], ["t3"], ["t4"], ["t5"]]
+
+
 def test_serial_batches_run_one_after_another(h: Harness) -> None:
     h.run(
         "- hosts: all\n  serial: [1, 2]\n  tasks:\n    - {name: a, status: {service: api}}\n    - {name: b, restart: {service: api}}\n",
@@ -114,6 +128,35 @@ def test_max_fail_percentage_stops_the_play(h: Harness) -> None:
     assert summary.exit_code == ExitCode.FAILED
     assert all("restart" not in t.methods() for t in h.targets.values())
     assert all("status" not in t.methods() for t in h.targets.values())
+
+
+MAX_FAIL_PLAY = """
+- hosts: all
+  max_fail_percentage: {limit}
+  tasks:
+    - {{name: d, deploy: {{service: api, image: x}}}}
+    - {{name: r, restart: {{service: api}}}}
+"""
+
+
+def _one_of_five_fails() -> str:
+    return fakes(4) + "  t5:\n    fake: {fail_on: [deploy]}\n    services: {api: {}}\n"
+
+
+def test_max_fail_percentage_exactly_at_the_limit_goes_on(h: Harness) -> None:
+    """1 of 5 failed is exactly 20%: not *more* than max_fail_percentage 20, so the play continues."""
+    summary = h.run(MAX_FAIL_PLAY.format(limit=20), _one_of_five_fails())
+    assert summary.exit_code == ExitCode.FAILED  # t5 failed
+    assert [n for n, t in sorted(h.targets.items()) if "restart" in t.methods()] == ["t1", "t2", "t3", "t4"]
+    assert not [e for e in h.collector.events if isinstance(e, Message) and "max_fail_percentage" in e.text]
+
+
+def test_max_fail_percentage_just_below_the_failed_share_stops(h: Harness) -> None:
+    summary = h.run(MAX_FAIL_PLAY.format(limit=19.9), _one_of_five_fails())
+    assert summary.exit_code == ExitCode.FAILED
+    assert all("restart" not in t.methods() for t in h.targets.values())
+    [stop] = [e.text for e in h.collector.events if isinstance(e, Message) and "max_fail_percentage" in e.text]
+    assert "1 of 5 targets failed" in stop
 
 
 def test_canary_batch_failure_stops_later_batches(h: Harness) -> None:
@@ -198,18 +241,27 @@ def test_plays_select_their_targets_and_limit(h: Harness) -> None:
 
 
 def test_secrets_are_redacted_in_every_event(h: Harness) -> None:
+    """Inventory secrets and secret extra vars, in task names, messages, loop items, data, lists."""
     inventory = fakes(1) + "vars:\n  db_password: hunter2-secret\nsecrets:\n  vars: [db_password]\n"
     h.run(
         "- hosts: all\n  tasks:\n    - {name: 'show {{ db_password }}', debug: {msg: 'pw={{ db_password }}'}}\n"
-        "    - {name: e, exec: {service: api, command: 'login {{ db_password }}'}}\n",
+        "    - {name: e, exec: {service: api, command: 'login {{ db_password }}'}}\n"
+        "    - {name: tok, echo: {header: 'Bearer {{ token }}', lines: ['{{ token }}', ['x {{ token }}']]}}\n"
+        "    - {name: each, echo: {v: '{{ item }}'}, loop: ['{{ token }}', 'plain']}\n",
         inventory,
         extra_vars={"token": "tok-abcdef"},
         secret_extra_vars={"token"},
     )
     text = repr(h.collector.events)
-    assert "hunter2-secret" not in text
-    assert "********" in text
+    assert "hunter2-secret" not in text and "tok-abcdef" not in text
     assert h.collector.status("e", "t1") == "changed"
+    [shown] = [r.task for r in h.collector.results(target="t1") if r.task.startswith("show ")]
+    assert shown == "show ********"
+    assert h.collector.results("show ********", "t1")[0].result.msg == "pw=********"
+    [tok] = h.collector.results("tok", "t1")
+    assert tok.result.data["args"] == {"header": "Bearer ********", "lines": ["********", ["x ********"]]}
+    [each] = h.collector.results("each", "t1")
+    assert [r["item"] for r in each.result.data["results"]] == ["********", "plain"]
 
 
 def test_internal_error_in_action_fails_step_not_run(h: Harness) -> None:

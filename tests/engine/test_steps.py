@@ -209,13 +209,14 @@ def test_block_when_and_vars_apply_to_children(h: Harness) -> None:
 
 
 def test_handlers_run_once_at_play_end_in_definition_order(h: Harness) -> None:
+    """Two changed steps notify `restart api`: it runs once, after the last step, in definition order."""
     inventory = "targets:\n  t1:\n    fake: {images: {api: 'a:1'}}\n    services: {api: {}}\n  t2:\n    fake: {images: {api: 'a:2'}}\n    services: {api: {}}\n"
     h.run(
         """
         - hosts: all
           tasks:
             - {name: d1, deploy: {service: api, image: "a:2"}, notify: [restart api, log]}
-            - {name: d2, deploy: {service: api, image: "a:2"}, notify: restart api}
+            - {name: d2, deploy: {service: api, image: "a:3"}, notify: restart api}
             - {name: last, debug: {msg: last}}
           handlers:
             - {name: log, debug: {msg: logged}}
@@ -224,12 +225,65 @@ def test_handlers_run_once_at_play_end_in_definition_order(h: Harness) -> None:
         """,
         inventory,
     )
+    assert h.collector.status("d1", "t1") == "changed" and h.collector.status("d2", "t1") == "changed"
+    assert h.collector.status("d2", "t2") == "changed"  # t2 notified by d2 only
     t1 = h.targets["t1"].methods()
     assert t1.count("restart") == 1
-    assert "restart" not in h.targets["t2"].methods()  # t2 did not change: not notified
+    assert h.targets["t2"].methods().count("restart") == 1
     order = [r.task for r in h.collector.results(target="t1")]
     assert order[-4:] == ["last", "log", "restart api", "other"]
     assert all(r.handler for r in h.collector.results(target="t1")[-3:])
+    assert [r.task for r in h.collector.results(target="t2") if r.handler] == ["restart api"]
+
+
+def test_unchanged_step_notifies_nothing(h: Harness) -> None:
+    inventory = "targets:\n  t1:\n    fake: {images: {api: 'a:2'}}\n    services: {api: {}}\n"
+    h.run(
+        """
+        - hosts: all
+          tasks:
+            - {name: d, deploy: {service: api, image: "a:2"}, notify: restart api}
+          handlers:
+            - {name: restart api, restart: {service: api}}
+        """,
+        inventory,
+    )
+    assert h.collector.status("d", "t1") == "ok"
+    assert "restart" not in h.targets["t1"].methods() and not h.collector.results("restart api")
+
+
+def test_handler_notified_by_name_and_through_listen_runs_once(h: Harness) -> None:
+    h.run(
+        """
+        - hosts: all
+          tasks:
+            - {name: a, debug: {msg: a}, changed_when: true, notify: restart api}
+            - {name: b, debug: {msg: b}, changed_when: true, notify: web changed}
+          handlers:
+            - {name: restart api, restart: {service: api}, listen: [web changed]}
+        """,
+        fakes(1),
+    )
+    assert h.targets["t1"].methods().count("restart") == 1
+    assert len(h.collector.results("restart api", "t1")) == 1
+
+
+def test_same_handler_in_two_plays_runs_once_per_play(h: Harness) -> None:
+    play = """
+        - name: {name}
+          hosts: all
+          tasks:
+            - {{name: "{name} one", debug: {{msg: x}}, changed_when: true, notify: restart api}}
+            - {{name: "{name} two", debug: {{msg: x}}, changed_when: true, notify: restart api}}
+          handlers:
+            - {{name: restart api, restart: {{service: api}}}}
+        """
+    h.run(play.format(name="first") + play.format(name="second"), fakes(1))
+    assert h.targets["t1"].methods().count("restart") == 2
+    handled = [(r.play, r.task) for r in h.collector.results(target="t1") if r.handler]
+    assert handled == [("first", "restart api"), ("second", "restart api")]
+    order = [r.task for r in h.collector.results(target="t1")]
+    assert order.index("restart api") < order.index("second one")  # the first play's ran at its own end
 
 
 def test_handlers_skip_failed_targets(h: Harness) -> None:
@@ -352,4 +406,5 @@ def test_task_names_are_templated_like_ansible(h: Harness) -> None:
         fakes(1),
     )
     assert h.collector.status("Deploy api", "t1") == "ok"
-    assert h.collector.status("Broken {{ nowhere | default(undefined_too) }}", "t1") is not None
+    [broken] = h.collector.results("Broken {{ nowhere | default(undefined_too) }}", "t1")
+    assert (broken.status, broken.result.msg, broken.error) == ("ok", "y", "")  # the raw name, the step still runs

@@ -63,6 +63,10 @@ def test_copy_content_idempotent_mode_and_diff(target: HostTarget, workdir: str,
     assert preview.changed
     assert "-port=80\n+port=8080" in preview.changes[0].unified
     assert target.host().read_file(dest) == b"port=80\n"
+    # check mode with only the mode differing: says so, leaves the mode alone
+    mode_preview = call(target, "copy", {"content": "port=80\n", "dest": dest, "mode": "0600"}, check=True)
+    assert mode_preview.changed and [c.what for c in mode_preview.changes] == [f"mode {dest}"]
+    assert target.host().run(f"stat -c %a {dest}").stdout.strip() == "640"
     # only the mode differs
     mode_only = call(target, "copy", {"content": "port=80\n", "dest": dest, "mode": "0600"})
     assert mode_only.changed and [c.what for c in mode_only.changes] == [f"mode {dest}"]

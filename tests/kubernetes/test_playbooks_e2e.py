@@ -61,8 +61,12 @@ def test_deploy_history_rollback_twice_and_to_revision(cluster: Cluster, tmp_pat
     cluster.deployment("api", "img:v1")
     for name in ("twin",):
         cluster.deployment(name, "img:v1")
-    out = ok(run("deploy.yml", inv, "-e", "image=img:v2"))
-    assert image(cluster) == "img:v2" and "cluster" in out
+    out = ok(run("deploy.yml", inv, "-e", "image=img:v2", "--output", "json"))
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    statuses = {(e["task"], e["target"]): e["status"] for e in events if e["event"] == "task_result"}
+    assert statuses[("Deploy the service", "cluster")] == "changed", statuses
+    assert events[-1]["event"] == "run_end" and events[-1]["stats"]["cluster"]["failed"] == 0
+    assert image(cluster) == "img:v2"
     ok(run("deploy.yml", inv, "-e", "version=v3"))
     assert image(cluster) == "img:v3"
     for img in ("img:v2", "img:v3"):
