@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ajudaplay.engine.bus import EventBus
 from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
 from ajudaplay.engine.fanout import fan_out
+from ajudaplay.engine.inflight import STOP_GRACE
 from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.play import run_play
 from ajudaplay.engine.preflight import preflight
@@ -128,10 +129,11 @@ class Runner:
             for play, names in zip(rc.playbook.plays, self.selections):
                 rc.check_interrupt()
                 run_play(rc, play, names)
+            rc.check_interrupt()  # a signal during the last step: interrupted, whatever that step did
             outcome = "success"
         except (Interrupted, KeyboardInterrupt):
             rc.interrupt()
-            outcome, message = "interrupted", "interrupted: running steps were asked to stop"
+            outcome, message = "interrupted", "interrupted by a signal: running steps were stopped"
         except AjudaplayError as exc:
             message = str(exc)
             raise
@@ -139,6 +141,7 @@ class Runner:
             message = f"internal error: {type(exc).__name__}: {exc}"
             raise
         finally:
+            self._wait_for_steps()
             if renewer is not None:
                 renewer.stop()
             self._release_all()
@@ -150,6 +153,22 @@ class Runner:
         return RunSummary(rc.run_id, int(exit_code), outcome, message)
 
     # internals ---------------------------------------------------------------
+    def _wait_for_steps(self) -> None:
+        """Before any lock is released, every action this run started has returned (at most STOP_GRACE s).
+
+        A target whose action still runs keeps its lock (it expires by its TTL):
+        releasing it would let another run start a second command beside ours.
+        """
+        rc = self.rc
+        if not rc.inflight.busy():
+            return
+        for name in rc.inflight.wait_idle(STOP_GRACE, rc.abort):
+            rc.message(name, f"a step is still running {STOP_GRACE:g}s after it was told to stop; "
+                             "its lock is not released and expires by its TTL", "warning")
+            ts = rc.targets.get(name)
+            if ts is not None:
+                ts.locked = False  # _release_all leaves it alone
+
     def _create_targets(self) -> None:
         from ajudaplay.inventory.vars import vars_for
 
@@ -228,12 +247,17 @@ def _extra(options: RunOptions) -> dict[str, Any]:
 
 
 def _install_signals(rc: RunContext) -> Callable[[], None]:
-    """SIGINT/SIGTERM set the run's interrupt (twice: abort); returns the restorer."""
+    """SIGINT and SIGTERM alike set the run's interrupt (twice: abort); returns the restorer.
+
+    The handler only starts a thread that interrupts: a handler runs between
+    two bytecodes of whatever the main thread (with gevent: any greenlet) was
+    doing, maybe inside the very lock rc.interrupt() needs.
+    """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def handler(signum: int, frame: Any) -> None:
-        rc.interrupt()
+        threading.Thread(target=rc.interrupt, daemon=True, name="ajudaplay-interrupt").start()
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ajudaplay.actions.base import ActionContext
 from ajudaplay.actions.control import SET_VARS_KEY
 from ajudaplay.engine.events import Status, TaskResult
+from ajudaplay.engine.inflight import STOP_GRACE
 from ajudaplay.engine.prepare import prepare_target
 from ajudaplay.engine.variables import step_vars
-from ajudaplay.errors import LockHeld, Mark, TargetError, TargetUnreachable, TemplateError
+from ajudaplay.errors import Interrupted, LockHeld, Mark, TargetError, TargetUnreachable, TemplateError
 from ajudaplay.targets.base import Result, StepContext
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def run_step(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Sco
         outcome = _run(rc, play, task, ts, scope, check)
     except Exception as exc:  # a bug in the engine itself: still a result, never a crash
         outcome = _internal_error(rc, ts, exc)
+    if rc.interrupted.is_set() and outcome.status in ("failed", "ignored"):
+        outcome = _Outcome(outcome.result, "interrupted", outcome.error or "interrupted", outcome.registered)
     _account(rc, task, ts, outcome)
     rc.bus.emit(
         TaskResult(
@@ -190,10 +193,14 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         vars=variables,
         render=lambda value: rc.templar.render(value, variables, task.mark),
     )
+    rc.inflight.enter(ts.name)
     try:
         if task.timeout:
-            return _with_timeout(rc, spec.run, ctx, args, task.timeout, cancel)
-        return _guarded(rc, spec.run, ctx, args, ts.name)
+            return _with_timeout(rc, spec.run, ctx, args, task.timeout, cancel, ts)
+        try:
+            return _guarded(rc, spec.run, ctx, args, ts.name)
+        finally:
+            rc.inflight.leave(ts.name)
     finally:
         rc.drop_cancel(cancel)
 
@@ -204,7 +211,7 @@ def _guarded(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, target: str
         result = fn(ctx, args)
     except TargetUnreachable as exc:
         raise _Unreachable(str(exc)) from exc
-    except (TargetError, TemplateError) as exc:
+    except (TargetError, TemplateError, Interrupted) as exc:  # Interrupted: the action obeyed its cancel
         return Result(failed=True, msg=str(exc))
     except Exception as exc:
         if rc.options.verbosity >= 2:
@@ -217,26 +224,38 @@ def _guarded(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, target: str
     return result
 
 
-def _with_timeout(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, timeout: float, cancel: threading.Event) -> Result:
-    """Run the action in a worker and wait at most `timeout`; then cancel it and fail the step.
+def _with_timeout(
+    rc: RunContext, fn: Any, ctx: ActionContext, args: Any, timeout: float, cancel: threading.Event, ts: TargetState,
+) -> Result:
+    """Run the action in a worker and wait at most `timeout`; then stop it, wait for that, fail the step.
 
     Waiting on a worker (not gevent.Timeout) because raising inside arbitrary
-    client code can leave a connection half-used; the action is asked to stop
-    through `ctx.cancel` and its late result, if any, is discarded.
+    client code can leave a connection half-used. At the deadline the action
+    is told to stop through `ctx.cancel` (its command is killed) and the step
+    returns once it has: the target's next task never starts beside it. An
+    action still running STOP_GRACE seconds later gives the target up for the
+    rest of the run (stopped), so two commands never run at once on a target.
     """
     box: list[Result | BaseException] = []
+    done = threading.Event()
 
     def worker() -> None:
         try:
             box.append(_guarded(rc, fn, ctx, args, ctx.target.name))
         except BaseException as exc:  # _Unreachable travels back to the caller
             box.append(exc)
+        finally:
+            rc.inflight.leave(ts.name)
+            done.set()
 
-    thread = threading.Thread(target=worker, daemon=True, name="ajudaplay-timeout")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive() or not box:
+    threading.Thread(target=worker, daemon=True, name="ajudaplay-timeout").start()
+    if not done.wait(timeout):
         cancel.set()
+        if not done.wait(STOP_GRACE):
+            ts.stopped = True
+            return Result(failed=True, msg=(
+                f"timed out after {timeout:g}s, and still running {STOP_GRACE:g}s after it was told to stop; "
+                "nothing more runs on this target in this run"))
         return Result(failed=True, msg=f"timed out after {timeout:g}s")
     value = box[0]
     if isinstance(value, BaseException):
@@ -323,6 +342,10 @@ def _account(rc: RunContext, task: Task, ts: TargetState, outcome: _Outcome) -> 
     elif status == "failed":
         counters.failed += 1
         ts.failed = True
+        ts.error = outcome.error
+    elif status == "interrupted":  # the run is stopping: this target runs nothing more
+        counters.interrupted += 1
+        ts.stopped = True
         ts.error = outcome.error
     elif status == "ignored":
         counters.ignored += 1

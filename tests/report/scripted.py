@@ -29,9 +29,9 @@ NGINX_DIFF = """--- nginx.conf
 # what the recap must count per target (statuses are exclusive; rolled_back is extra)
 EXPECTED_STATS = {
     "cluster": {"ok": 1, "changed": 3, "failed": 0, "skipped": 0, "unreachable": 0,
-                "ignored": 1, "rescued": 1, "rolled_back": 0},
+                "ignored": 1, "rescued": 1, "rolled_back": 0, "interrupted": 0},
     "small": {"ok": 0, "changed": 0, "failed": 1, "skipped": 1, "unreachable": 1,
-              "ignored": 0, "rescued": 0, "rolled_back": 1},
+              "ignored": 0, "rescued": 0, "rolled_back": 1, "interrupted": 0},
 }
 
 
