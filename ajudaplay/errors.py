@@ -8,6 +8,7 @@
      │    ├── NotApplicable      this target kind cannot do that action
      │    └── UnknownService     the inventory has no such service for this target
      ├── LockHeld              another run holds the environment lock
+     ├── LockLost              this run lost its lock mid-run (taken over, removed, not renewable)
      ├── JournalError          the SQLite journal cannot be opened or written
      └── Interrupted           Ctrl-C / SIGTERM
 
@@ -126,6 +127,20 @@ class LockHeld(AjudaplayError):
         self.target = target
         self.info = info
         super().__init__(f"target {target!r} is locked by {info.describe()}")
+
+
+class LockLost(AjudaplayError):
+    """This run no longer holds a target's lock: taken over, removed, or not renewed in time.
+
+    `info` names the new holder when there is one. The engine stops that
+    target's steps and fails the run (exit 2): another run may be changing it.
+    """
+
+    def __init__(self, target: str, reason: str, info: LockInfo | None = None) -> None:
+        self.target = target
+        self.reason = reason
+        self.info = info
+        super().__init__(f"target {target!r}: lock lost: {reason}")
 
 
 class JournalError(AjudaplayError):

@@ -55,7 +55,7 @@ def run_block(
     failed_before = {ts.name: ts.counters.failed for ts in entered}
     try:
         run_tasks(rc, play, block.block or [], entered, inner, handler)
-        failed_now = [ts for ts in entered if ts.failed and not ts.unreachable and ts.lock_held is None]
+        failed_now = [ts for ts in entered if ts.failed and not ts.unreachable and ts.lock_held is None and not ts.lock_lost]
         if block.rescue and failed_now:
             for ts in failed_now:
                 ts.failed = False

@@ -1,8 +1,8 @@
 """One run: preflight, targets, plays in order, signals, locks released on every exit path.
 
 Exit code rule (docs/user-guide.md, "Exit codes"), worst first:
-130 interrupted > 2 a step failed / a target unreachable / a play stopped by
-max_fail_percentage > 4 a target's lock was held (and nothing else failed)
+130 interrupted > 2 a step failed / a target unreachable / a lock lost mid-run /
+a play stopped by max_fail_percentage > 4 a target's lock was held (and nothing else failed)
 > 5 a listener (the journal) could not write > 0.
 """
 
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ajudaplay.engine.bus import EventBus
 from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
-from ajudaplay.engine.fanout import fan_out
 from ajudaplay.engine.inflight import STOP_GRACE
 from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.play import run_play
@@ -29,6 +28,8 @@ from ajudaplay.errors import AjudaplayError, Interrupted, JournalError
 from ajudaplay.exitcodes import ExitCode
 from ajudaplay.redaction import Redactor
 from ajudaplay.targets.base import LockHolder
+
+RELEASE_WAIT = 10.0  # seconds releasing every lock may take at the end of a run, hung hosts included
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
@@ -186,26 +187,51 @@ class Runner:
                 rc.targets[name] = ts
 
     def _release_all(self) -> None:
-        """Release locks and close connections of every target, in parallel, never raising."""
+        """Release locks and close connections of every target, in parallel, never raising, within RELEASE_WAIT s.
+
+        Each target first waits for a renewal still in flight (its lock_mutex),
+        so a release never meets a half-renewed lock and leaves it behind as
+        "not mine". A host or API server that stopped answering costs at most
+        RELEASE_WAIT: its lock is left to expire by its TTL, with a warning.
+        """
         rc = self.rc
+        deadline = time.monotonic() + RELEASE_WAIT
+        slots = threading.Semaphore(max(1, rc.options.forks))
+        given_up: set[str] = set()
 
         def release(ts: TargetState) -> None:
             if ts.target is None:
                 return
-            if ts.locked:
-                try:
-                    ts.target.release_lock()
-                    ts.locked = False
-                except Exception as exc:
-                    rc.message(ts.name, f"could not release the lock: {exc}", "warning")
-            if ts.opened:
-                try:
-                    ts.target.close()
-                except Exception as exc:
-                    rc.message(ts.name, f"could not close the connection: {exc}", "warning")
+            with slots:
+                if ts.locked:
+                    if not ts.lock_mutex.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                        given_up.add(ts.name)  # a renewal hangs on this target: so would the release
+                        return
+                    try:
+                        ts.target.release_lock()
+                        ts.locked = False
+                    except Exception as exc:
+                        rc.message(ts.name, f"could not release the lock: {exc}", "warning")
+                    finally:
+                        ts.lock_mutex.release()
+                if ts.opened:
+                    try:
+                        ts.target.close()
+                    except Exception as exc:
+                        rc.message(ts.name, f"could not close the connection: {exc}", "warning")
 
-        # fresh events: release must run even after an interrupt
-        fan_out(list(rc.targets.values()), release, rc.options.forks, threading.Event(), threading.Event(), 0)
+        # own threads, no interrupt events: release must run even after an interrupt
+        workers = [(ts, threading.Thread(target=release, args=(ts,), daemon=True, name="ajudaplay-release"))
+                   for ts in rc.targets.values()]
+        for _, worker in workers:
+            worker.start()
+        for ts, worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive() or ts.name in given_up:
+                what = "release the lock" if ts.locked else "close the connection"
+                rc.message(ts.name, f"gave up trying to {what} after {RELEASE_WAIT:g}s (not answering)"
+                           + (f"; the lock expires by its {rc.options.lock_ttl:g}s TTL, or remove it with "
+                              f"`ajudaplay unlock`" if ts.locked else ""), "warning")
 
     def _verdict(self, outcome: Outcome, message: str) -> tuple[ExitCode, Outcome, str]:
         rc = self.rc
@@ -214,10 +240,13 @@ class Runner:
         if outcome == "error":
             return ExitCode.INTERNAL_ERROR, outcome, message
         states = list(rc.targets.values())
-        broken = [ts for ts in states if ts.lock_held is None and (ts.counters.failed or ts.counters.unreachable)]
+        broken = [ts for ts in states if ts.lock_lost or
+                  (ts.lock_held is None and (ts.counters.failed or ts.counters.unreachable))]
         if broken or rc.play_aborted:
-            names = ", ".join(ts.name for ts in broken)
-            return ExitCode.FAILED, "failed", message or (f"failed on: {names}" if names else "play stopped")
+            lost = [f"lock lost on {ts.name}: {ts.lock_lost}" for ts in broken if ts.lock_lost]
+            names = ", ".join(ts.name for ts in broken if not ts.lock_lost)
+            parts = lost + ([f"failed on: {names}"] if names else [])
+            return ExitCode.FAILED, "failed", message or "; ".join(parts) or "play stopped"
         held = [ts for ts in states if ts.lock_held is not None]
         if held:
             return ExitCode.LOCK_HELD, "lock_held", "; ".join(ts.error for ts in held)
@@ -241,6 +270,7 @@ def _extra(options: RunOptions) -> dict[str, Any]:
         "skip_tags": list(options.skip_tags),
         "start_at_step": options.start_at_step,
         "forks": options.forks,
+        "lock_ttl": options.lock_ttl,
         "diff": options.diff,
         "extra_vars": dict(options.extra_vars),
     }

@@ -58,6 +58,10 @@ class TargetState:
     unreachable: bool = False
     stopped: bool = False  # removed by max_fail_percentage or an interrupt
     lock_held: LockInfo | None = None
+    lock_lost: str = ""  # why this run lost the lock mid-run: the target is stopped, the run fails
+    play: str = ""  # the play that last touched the target (for the "lock lost" result)
+    lock_ok_at: float = 0.0  # monotonic time of the last successful acquire/renew
+    lock_mutex: threading.Lock = field(default_factory=threading.Lock)  # renew and release, one at a time
     error: str = ""
     notified: set[str] = field(default_factory=set)
     counters: Counters = field(default_factory=Counters)
@@ -65,7 +69,7 @@ class TargetState:
 
     @property
     def alive(self) -> bool:
-        return not (self.failed or self.unreachable or self.stopped or self.lock_held is not None)
+        return not (self.failed or self.unreachable or self.stopped or self.lock_held is not None or self.lock_lost)
 
 
 @dataclass
@@ -87,7 +91,8 @@ class RunContext:
     play_aborted: bool = False
     start_pending: str | None = None  # --start-at-step not reached yet
     inflight: InFlight = field(default_factory=InFlight)  # actions still running, per target
-    _cancels: set[threading.Event] = field(default_factory=set)
+    _cancels: dict[threading.Event, str] = field(default_factory=dict)  # event -> its target's name
+    _cancelled_targets: set[str] = field(default_factory=set)
     _cancels_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -95,18 +100,28 @@ class RunContext:
         return self.playbook.path.parent
 
     # cancellation ----------------------------------------------------------
-    def new_cancel(self) -> threading.Event:
-        """A cancel event for one step; set at once when the run is already interrupted."""
+    def new_cancel(self, target: str = "") -> threading.Event:
+        """A cancel event for one step on `target`; set at once when the run or that target is already stopped."""
         event = threading.Event()
         with self._cancels_lock:
-            self._cancels.add(event)
+            self._cancels[event] = target
+            if target in self._cancelled_targets:
+                event.set()
         if self.interrupted.is_set():
             event.set()
         return event
 
     def drop_cancel(self, event: threading.Event) -> None:
         with self._cancels_lock:
-            self._cancels.discard(event)
+            self._cancels.pop(event, None)
+
+    def cancel_target(self, name: str) -> None:
+        """Ask the steps running on one target to stop (its lock was lost); later steps start cancelled."""
+        with self._cancels_lock:
+            self._cancelled_targets.add(name)
+            for event, target in self._cancels.items():
+                if target == name:
+                    event.set()
 
     def interrupt(self) -> None:
         """Ctrl-C / SIGTERM: stop scheduling, ask running steps to stop; twice: stop waiting."""

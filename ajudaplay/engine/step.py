@@ -170,7 +170,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         except TargetUnreachable as exc:
             raise _Unreachable(str(exc)) from exc
     args = rc.templar.render(task.args, variables, task.mark)
-    cancel = rc.new_cancel()
+    cancel = rc.new_cancel(ts.name)
     log_target = ts.name
 
     def log(text: str) -> None:

@@ -25,6 +25,7 @@ from ajudaplay.engine.events import (
     TaskResult,
     TaskStarted,
 )
+from ajudaplay.engine.prepare import LOCK_LOST_TASK
 from ajudaplay.report.common import STAT_NAMES, Tally, human_duration
 from ajudaplay.report.lines import Line, Part, PlainLines, RichLines
 
@@ -299,6 +300,7 @@ class ConsoleReporter:
         self._print("")
         self._print(_header("PLAY RECAP"), "bold")
         width = max((len(target) for target in stats), default=0)
+        lost = {failed.target for failed in self._failures if failed.task == LOCK_LOST_TASK}
         for target in sorted(stats):
             counts = stats[target]
             worst = (
@@ -312,6 +314,8 @@ class ConsoleReporter:
                 cell = f"{name}={value}"
                 line.append(("  " + (cell if index == len(STAT_NAMES) - 1 else cell.ljust(len(name) + 4)),
                              STATUS_STYLE[name] if value else ""))
+            if target in lost:  # the run did not hold this target to the end: say so where one looks
+                line.append(("  LOCK LOST", "bold red"))
             self._print(line)
         if self._failures:
             self._print("")

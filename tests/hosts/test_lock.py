@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from ajudaplay.errors import LockHeld
+from ajudaplay.errors import LockHeld, LockLost
 from ajudaplay.hosts.base import HostConnection
 from ajudaplay.hosts.lock import HostLock
 from ajudaplay.targets.base import LockHolder
@@ -63,8 +63,9 @@ def test_stale_lock_is_taken_over_and_old_holder_cannot_renew_or_release(target:
     new = HostLock(target.host(), lock_path, "web")
     new.acquire(holder(2), ttl=60, wait=0)
     assert new.read().run_id == "run-2"  # type: ignore[union-attr]
-    with pytest.raises(LockHeld, match="op2@laptop"):
+    with pytest.raises(LockLost, match="taken over by op2@laptop") as lost:
         old.renew()
+    assert lost.value.info is not None and lost.value.info.run_id == "run-2"
     old.release()
     assert new.read().run_id == "run-2"  # type: ignore[union-attr]
     new.renew()

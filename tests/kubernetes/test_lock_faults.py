@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ajudaplay.errors import LockHeld, TargetError
+from ajudaplay.errors import LockHeld, LockLost, TargetError
 from ajudaplay.targets.base import LockHolder
 from tests.kubernetes.conftest import Cluster, make_target, step
 
@@ -57,11 +57,14 @@ def test_second_run_waits_for_the_lease(cluster: Cluster) -> None:
 def test_expired_lease_is_taken_over_and_unlock_removes_it(cluster: Cluster) -> None:
     a, b = make_target(cluster.kubeconfig, cluster.namespace), make_target(cluster.kubeconfig, cluster.namespace)
     a.acquire_lock(ALICE, ttl=1, wait=0)  # a crashed run: never released
-    time.sleep(1.3)
-    b.acquire_lock(BOB, ttl=60, wait=0)
+    started = time.monotonic()
+    b.acquire_lock(BOB, ttl=60, wait=5)  # expired once b has seen it unchanged for its 1 s
+    assert time.monotonic() - started >= 0.9
     spec = cluster.get("lease", "ajudaplay-lock")["spec"]
     assert spec["holderIdentity"] == "bob@ci run=run-b" and spec["leaseTransitions"] == 1
-    a.renew_lock()  # the old holder notices it lost the Lease and does not steal it back
+    with pytest.raises(LockLost, match="taken over by bob@ci"):  # the old holder notices it lost the Lease
+        a.renew_lock()
+    a.renew_lock()  # and does not steal it back
     assert cluster.get("lease", "ajudaplay-lock")["spec"]["holderIdentity"] == "bob@ci run=run-b"
     removed = make_target(cluster.kubeconfig, cluster.namespace).force_unlock()
     assert removed is not None and removed.holder == "bob@ci"

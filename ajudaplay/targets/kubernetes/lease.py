@@ -1,25 +1,35 @@
 """The environment lock as a coordination.k8s.io/v1 Lease in the target's namespace.
 
 holderIdentity is "user@host run=<id>"; leaseDurationSeconds, acquireTime and
-renewTime say until when it holds. Every write carries the resourceVersion
-read just before (create on absence, replace otherwise), so two runs racing
-for a free or expired Lease cannot both win: the loser gets 409 and looks
-again. Releasing deletes the Lease with a resourceVersion precondition, only
-if this run still holds it. The common case costs one request each way.
+renewTime as client-go's leader election writes them, plus the annotation
+`ajudaplay.io/owner` (hostname, pid) of the process that holds it. Every write
+carries the resourceVersion read just before (create on absence, replace
+otherwise), so two runs racing for a free or expired Lease cannot both win:
+the loser gets 409 and looks again. Releasing deletes the Lease with a
+resourceVersion precondition, only if this run still holds it.
+
+Expiry never compares the holder's clock with ours (client-go's approach): a
+waiting run notes, on its own monotonic clock, when it first saw the Lease's
+current spec; the Lease is expired once that spec has not changed for
+leaseDurationSeconds. renewTime is only shown to people. A Lease whose owner
+process ran on this machine and is gone is stale at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
 
-from ajudaplay.errors import LockHeld, LockInfo
+from ajudaplay.errors import LockHeld, LockInfo, LockLost
+from ajudaplay.owner import ProcessOwner
 from ajudaplay.targets.base import LockHolder
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 
 POLL = 1.0
+OWNER_ANNOTATION = "ajudaplay.io/owner"
 
 
 def identity(holder: LockHolder) -> str:
@@ -40,7 +50,7 @@ def _parse_time(value: str | None) -> float | None:
 
 
 def lease_info(lease: JSON, target: str) -> LockInfo:
-    """LockInfo from a Lease: holder, run id, acquired and expiry times."""
+    """LockInfo from a Lease: holder, run id, acquired and expiry times (the holder's clock)."""
     spec = lease.get("spec") or {}
     ident = str(spec.get("holderIdentity") or "")
     holder, _, run = ident.partition(" run=")
@@ -48,6 +58,23 @@ def lease_info(lease: JSON, target: str) -> LockInfo:
     renewed = _parse_time(spec.get("renewTime")) or acquired
     duration = float(spec.get("leaseDurationSeconds") or 0)
     return LockInfo(holder=holder or "unknown", run_id=run, acquired_at=acquired, expires_at=renewed + duration, target=target)
+
+
+def lease_owner(lease: JSON) -> ProcessOwner | None:
+    """The process that wrote the Lease, from its annotation (None for Leases of other writers)."""
+    text = ((lease.get("metadata") or {}).get("annotations") or {}).get(OWNER_ANNOTATION)
+    try:
+        return ProcessOwner.from_json(json.loads(text)) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Observed:
+    """The Lease spec a waiting run last saw, and when (its own monotonic clock) it first saw it."""
+
+    record: str
+    since: float
 
 
 @dataclass
@@ -60,13 +87,19 @@ class LeaseLock:
     held: str | None = None  # our holderIdentity while we hold it
     ttl: float = 0.0
     resource_version: str | None = None
+    observed: _Observed | None = None
 
     @property
     def path(self) -> str:
         return self.kube.ns_path("coordination.k8s.io/v1", "leases", self.name)
 
     def _body(self, ident: str, ttl: float, acquired: float, now: float, transitions: int, rv: str | None) -> JSON:
-        meta: JSON = {"name": self.name, "namespace": self.kube.namespace, "labels": {"app.kubernetes.io/managed-by": "ajudaplay"}}
+        meta: JSON = {
+            "name": self.name,
+            "namespace": self.kube.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "ajudaplay"},
+            "annotations": {OWNER_ANNOTATION: json.dumps(ProcessOwner.current().to_json(), sort_keys=True)},
+        }
         if rv:
             meta["resourceVersion"] = rv
         return {
@@ -82,11 +115,18 @@ class LeaseLock:
             },
         }
 
+    def _unchanged_for(self, lease: JSON) -> float:
+        """Seconds, on this process's monotonic clock, since the Lease's spec last changed as seen from here."""
+        record = json.dumps(lease.get("spec") or {}, sort_keys=True)
+        now = time.monotonic()
+        if self.observed is None or self.observed.record != record:
+            self.observed = _Observed(record, now)
+        return now - self.observed.since
+
     def acquire(self, holder: LockHolder, ttl: float, wait: float) -> None:
         """Takes the Lease when free, expired or already ours; waits up to `wait` s, then LockHeld."""
         ident = identity(holder)
         deadline = time.monotonic() + max(0.0, wait)
-        lease: JSON | None = None
         attempt_create = True  # usually no Lease exists: create first, one request
         while True:
             now = time.time()
@@ -100,15 +140,19 @@ class LeaseLock:
                 if lease is None:
                     attempt_create = True
                     continue
-                info = lease_info(lease, self.target)
-                current = (lease.get("spec") or {}).get("holderIdentity")
-                if current == ident or not current or info.expires_at <= now:
-                    spec = lease.get("spec") or {}
+                spec = lease.get("spec") or {}
+                current = spec.get("holderIdentity")
+                duration = float(spec.get("leaseDurationSeconds") or 0)
+                unchanged = self._unchanged_for(lease)
+                owner = lease_owner(lease)
+                if current == ident or not current or unchanged >= duration or (owner is not None and owner.is_gone()):
                     transitions = int(spec.get("leaseTransitions") or 0) + (0 if current == ident else 1)
-                    acquired = info.acquired_at if current == ident else now
+                    acquired = lease_info(lease, self.target).acquired_at if current == ident else now
                     replaced = self.kube.request("PUT", self.path, what=f"lease {self.name!r}", body=self._body(
                         ident, ttl, acquired, now, transitions, lease["metadata"]["resourceVersion"]))
                     return self._took(ident, ttl, replaced)
+                seen = lease_info(lease, self.target)
+                info = LockInfo(seen.holder, seen.run_id, seen.acquired_at, now + duration - unchanged, self.target)
             except KubeApiError as exc:
                 if exc.status != 409:  # 409: it exists, or another run won this round; look again
                     raise
@@ -121,21 +165,39 @@ class LeaseLock:
         self.held = ident
         self.ttl = ttl
         self.resource_version = (lease.get("metadata") or {}).get("resourceVersion")
+        self.observed = None
 
     def renew(self) -> None:
-        """Moves renewTime forward; if another run took the Lease meanwhile, stops claiming it."""
+        """Moves renewTime forward.
+
+        Raises LockLost when the Lease is not this run's any more (deleted by
+        `ajudaplay unlock`, taken over, holder edited with kubectl); API and
+        transport errors propagate for the caller to retry until its deadline.
+        """
         if not self.held:
             return
-        lease = self.kube.get_or_none(self.path, what=f"lease {self.name!r}")
-        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.held:
-            self.held = None
+        for _ in range(3):  # a 409 means the Lease changed between GET and PUT: look again
+            lease = self.kube.get_or_none(self.path, what=f"lease {self.name!r}")
+            if lease is None:
+                self.held = None
+                raise LockLost(self.target, f"the Lease {self.name!r} was deleted (ajudaplay unlock?)")
+            if (lease.get("spec") or {}).get("holderIdentity") != self.held:
+                self.held = None
+                other = lease_info(lease, self.target)
+                raise LockLost(self.target, f"the Lease {self.name!r} was taken over by {other.holder} "
+                               f"(run {other.run_id or '?'})", other)
+            spec = dict(lease["spec"])
+            spec["renewTime"] = _micro(time.time())
+            spec["leaseDurationSeconds"] = max(1, int(round(self.ttl)))
+            try:
+                updated = self.kube.request("PUT", self.path, body=dict(lease, spec=spec), what=f"lease {self.name!r}")
+            except KubeApiError as exc:
+                if exc.status == 409:
+                    continue
+                raise
+            self.resource_version = (updated.get("metadata") or {}).get("resourceVersion")
             return
-        spec = dict(lease["spec"])
-        spec["renewTime"] = _micro(time.time())
-        spec["leaseDurationSeconds"] = max(1, int(round(self.ttl)))
-        body = dict(lease, spec=spec)
-        updated = self.kube.request("PUT", self.path, body=body, what=f"lease {self.name!r}")
-        self.resource_version = (updated.get("metadata") or {}).get("resourceVersion")
+        raise KubeApiError(409, "Conflict", f"lease {self.name!r} keeps changing while renewing it")
 
     def release(self) -> None:
         """Deletes the Lease if this run still holds it; never raises for a missing Lease.
