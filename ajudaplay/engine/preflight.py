@@ -86,8 +86,9 @@ def plan(
         )
     if templates:
         known = None if inventory is None else _known_everywhere(playbook, inventory, options, selections)
-        diagnostics.extend(check_templates(playbook, templar, known))
-        if inventory is not None:
+        template_problems = check_templates(playbook, templar, known)
+        diagnostics.extend(template_problems)
+        if inventory is not None and not template_problems:  # rendering a refused template proves nothing
             from ajudaplay.engine.argcheck import check_arguments
 
             diagnostics.extend(check_arguments(playbook, inventory, registry, options, templar, selections))
