@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The oldest allowed versions stay true: a second venv with the floors of
+# pyproject.toml pinned (`kubernetes`, `pyinfra` at their `>=` floor), running
+# the tests that exercise those two libraries: the Kubernetes target tests
+# (the client against the real control plane) and the SSH host tests
+# (pyinfra and paramiko against the real sshd).
+#
+# Usage: bash .ci/oldest.sh   (after .ci/setup.sh; the venv is reused when its
+# pins already match, so a second run costs only the tests)
+# Environment: OLDEST_VENV (default .venv-oldest), OLDEST_TESTS (override the subset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${OLDEST_VENV:-.venv-oldest}"
+constraints="$venv/constraints.txt"
+
+# The floors, read from pyproject.toml: one source of truth for the versions.
+floors=$(python3 - <<'PY'
+import re, tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+for dep in deps:
+    name = re.match(r"[A-Za-z0-9_.-]+", dep).group(0)
+    if name.lower() in ("kubernetes", "pyinfra"):
+        floor = re.search(r">=\s*([0-9][^,;\s]*)", dep)
+        if floor is None:
+            raise SystemExit(f"pyproject.toml: {dep!r} has no >= floor")
+        print(f"{name}=={floor.group(1)}")
+PY
+)
+
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$constraints" 2>/dev/null)" != "$floors" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  printf '%s\n' "$floors" > "$constraints"
+  # The package's own requirements and test tools, with the floors pinned; the
+  # package itself comes from the work tree (PYTHONPATH), not installed.
+  requirements=$(python3 - <<'PY'
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+PY
+)
+  printf '%s\n' "$requirements" | "$venv/bin/pip" install -q --constraint "$constraints" -r /dev/stdin
+fi
+
+echo "oldest allowed versions:"
+"$venv/bin/python" -m pip list 2>/dev/null | grep -iE '^(kubernetes|pyinfra|paramiko) '
+"$venv/bin/python" - "$constraints" <<'PY'
+import importlib.metadata, sys
+from packaging.version import Version
+for line in open(sys.argv[1]).read().split():
+    name, version = line.split("==")
+    got = importlib.metadata.version(name)
+    if Version(got) != Version(version):
+        raise SystemExit(f"oldest.sh: {name} is {got}, expected {version}")
+PY
+
+# The subset that exercises the two clients; quick (about 2-3 minutes on 2 cores).
+tests=${OLDEST_TESTS:-"tests/kubernetes tests/hosts"}
+# shellcheck disable=SC2086
+PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -x -p no:cacheprovider $tests
