@@ -6,6 +6,11 @@ Events come from the engine's workers, so one connection is guarded by a lock.
 A write that fails does not stop the run: the first failure is raised once as
 JournalError (the engine's EventBus collects it and exits with code 5), kept
 in `error`, and later events are dropped instead of failing again.
+
+The run row also records its owner (hostname, pid), the step it is on and a
+heartbeat written every ttl/3 (at most a minute) while it lasts: a run that
+was killed (SIGKILL, power cut) stops beating, and the next open of the
+journal marks it `abandoned` (store.py) instead of `running` forever.
 """
 
 from __future__ import annotations
@@ -18,13 +23,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ajudaplay.engine.events import Event, RunFinished, RunStarted, TaskResult
+from ajudaplay.engine.events import Event, RunFinished, RunStarted, TaskResult, TaskStarted
 from ajudaplay.errors import JournalError
 from ajudaplay.journal.connection import describe, immediate
+from ajudaplay.owner import ProcessOwner
+
+DEFAULT_LOCK_TTL = 900.0  # a run that does not say its lock ttl (RunStarted.extra["lock_ttl"])
+MAX_HEARTBEAT = 60.0  # seconds between heartbeats, at most
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 class JournalListener:
@@ -36,6 +53,7 @@ class JournalListener:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._open_runs: set[str] = set()
+        self._stop_beating = threading.Event()
         self.error: JournalError | None = None
 
     def handle(self, event: Event) -> None:
@@ -50,6 +68,7 @@ class JournalListener:
 
     def close(self) -> None:
         """Mark a run that never finished as interrupted, then close the connection."""
+        self._stop_beating.set()
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is None:
@@ -74,6 +93,10 @@ class JournalListener:
             self._run_started(conn, event)
         elif isinstance(event, TaskResult):
             self._task_result(conn, event)
+        elif isinstance(event, TaskStarted):
+            step = f"{event.task} on {', '.join(event.targets)}" if event.targets else event.task
+            self._transaction(conn, "UPDATE runs SET last_step = ?, heartbeat_at = ? WHERE id = ?",
+                              (step, time.time(), event.run_id))
         elif isinstance(event, RunFinished):
             self._transaction(
                 conn,
@@ -84,10 +107,11 @@ class JournalListener:
 
     def _run_started(self, conn: sqlite3.Connection, event: RunStarted) -> None:
         host = str(event.extra.get("host") or socket.gethostname())
+        ttl = _positive(event.extra.get("lock_ttl")) or DEFAULT_LOCK_TTL
         self._transaction(
             conn,
             "INSERT OR IGNORE INTO runs (id, playbook, inventory, user, host, started_at, outcome, "
-            "check_mode, options) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+            "check_mode, options, owner, heartbeat_at, lock_ttl) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
             (
                 event.run_id,
                 event.playbook,
@@ -97,9 +121,27 @@ class JournalListener:
                 event.started_at,
                 int(event.check),
                 _json(event.extra),
+                _json(ProcessOwner.current().to_json()),
+                time.time(),
+                ttl,
             ),
         )
         self._open_runs.add(event.run_id)
+        period = min(MAX_HEARTBEAT, ttl / 3)
+        threading.Thread(target=self._beat, args=(event.run_id, period), daemon=True,
+                         name="ajudaplay-journal-heartbeat").start()
+
+    def _beat(self, run_id: str, period: float) -> None:
+        """While the run is open: heartbeat_at = now, every `period` s (a failed beat is not an error)."""
+        while not self._stop_beating.wait(period):
+            with self._lock:
+                if self._conn is None or run_id not in self._open_runs:
+                    return
+                try:
+                    self._transaction(self._conn, "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND outcome = 'running'",
+                                      (time.time(), run_id))
+                except sqlite3.Error:
+                    continue
 
     def _task_result(self, conn: sqlite3.Connection, event: TaskResult) -> None:
         result = event.result

@@ -17,10 +17,11 @@ class RunRow:
     host: str
     started_at: float
     finished_at: float | None
-    outcome: str  # "running" until RunFinished arrives
+    outcome: str  # "running" until RunFinished arrives; "abandoned" when its process died
     exit_code: int | None
     check_mode: bool
     counts: dict[str, int] = field(default_factory=dict)  # status -> results, plus "rolled_back"
+    last_step: str = ""  # the step it started last ("TASK on targets"); "" in journals before v2
 
     @property
     def duration(self) -> float | None:

@@ -2,7 +2,8 @@
 
 Like sqlite-utils' migrations: the `_migrations` table lists what was applied;
 a journal whose highest version is above `len(MIGRATIONS)` was written by a
-newer ajudaplay and is refused rather than misread.
+newer ajudaplay and is refused rather than misread. Migrations only add (tables,
+nullable columns), so a journal written by an older version stays readable.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 at REAL NOT NULL
             )""",
             "CREATE INDEX revisions_service ON revisions(target, service, at)",
+        ),
+    ),
+    (
+        # who runs it (so a SIGKILLed run can be told abandoned), its last sign of life and step
+        "run owner",
+        (
+            "ALTER TABLE runs ADD COLUMN owner TEXT",  # JSON: hostname, pid (ajudaplay/owner.py)
+            "ALTER TABLE runs ADD COLUMN heartbeat_at REAL",
+            "ALTER TABLE runs ADD COLUMN lock_ttl REAL",
+            "ALTER TABLE runs ADD COLUMN last_step TEXT NOT NULL DEFAULT ''",
         ),
     ),
 )

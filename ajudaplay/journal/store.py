@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ajudaplay.errors import JournalError
+from ajudaplay.journal.abandoned import mark_abandoned
 from ajudaplay.journal.connection import DEFAULT_TIMEOUT, connect, describe
 from ajudaplay.journal.listener import JournalListener
 from ajudaplay.journal.model import ResultRow, RevisionRow, RunDetail, RunRow
 from ajudaplay.journal.schema import MIGRATIONS, current_version, migrate
 
 _RUN_COLUMNS = (
-    "id, playbook, inventory, user, host, started_at, finished_at, outcome, exit_code, check_mode"
+    "id, playbook, inventory, user, host, started_at, finished_at, outcome, exit_code, check_mode, last_step"
 )
 
 
@@ -42,6 +43,7 @@ class Journal:
                     "    hint: upgrade ajudaplay, or point AJUDAPLAY_JOURNAL at another path"
                 )
             migrate(conn)
+            mark_abandoned(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise describe(path, exc, timeout) from exc
@@ -108,6 +110,7 @@ class Journal:
             exit_code=row[8],
             check_mode=bool(row[9]),
             counts=counts,
+            last_step=row[10] or "",
         )
 
     def runs(self, limit: int = 20) -> list[RunRow]:
@@ -151,7 +154,7 @@ class Journal:
             return None
         row = rows[0]
         try:
-            options = json.loads(row[10] or "{}")
+            options = json.loads(row[11] or "{}")
         except ValueError:
             options = {}
         results = [
@@ -178,7 +181,7 @@ class Journal:
         return RunDetail(
             run=self._run_row(row, self._counts([run_id])[run_id]),
             options=options if isinstance(options, dict) else {},
-            message=row[11] or "",
+            message=row[12] or "",
             results=results,
             revisions=self._revisions("WHERE run_id = ?", (run_id,), "ORDER BY id"),
         )

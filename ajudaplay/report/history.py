@@ -53,6 +53,7 @@ def run_json(row: RunRow) -> dict[str, Any]:
         "exit_code": row.exit_code,
         "check": row.check_mode,
         "counts": {name: row.counts.get(name, 0) for name in STAT_NAMES},
+        "last_step": row.last_step,
     }
 
 
@@ -155,6 +156,8 @@ def print_run(detail: RunDetail, stream: TextIO, as_json: bool = False) -> None:
         ("outcome", _outcome(run) + exit_text),
         ("results", _counts_text(run.counts)),
     ]
+    if run.last_step and run.outcome in ("running", "abandoned", "interrupted"):
+        header.append(("last step", run.last_step))  # where a run that did not finish was
     if detail.message:
         header.append(("message", detail.message))
     if detail.options:
