@@ -250,3 +250,19 @@ def test_secret_inside_a_list_is_masked_in_json_output(project: Project) -> None
     [printed] = [e for e in events(done.stdout) if e["event"] == "task_result" and e["task"] == "print it"]
     assert printed["data"]["stdout_lines"] == ["first", "********", "last"]
     assert printed["data"]["stdout"] == "first\n********\nlast"
+
+
+def test_invalid_playbook_still_reports_run_start_diagnostics_and_run_end_as_json(project: Project) -> None:
+    """Refused while loading (schema) or parsing -e: JSON consumers get outcome `invalid`, not silence."""
+    project.inventory({"t1": {}})
+    project.write("p.yml", "- hosts: all\n  tasks:\n    - deploy: {service: api, imgae: 'x:1'}\n")
+    done = project.run("run", "p.yml", "-i", "test", "--output", "json")
+    assert done.returncode == ExitCode.INVALID_INPUT
+    evs = events(done.stdout)
+    assert [e["event"] for e in evs] == ["run_start", "diagnostic", "run_end"]
+    assert evs[1]["location"] == "p.yml:3:30" and "unknown argument 'imgae'" in evs[1]["message"]
+    assert evs[1]["hint"].startswith("did you mean 'image'?")
+    assert (evs[-1]["outcome"], evs[-1]["exit_code"]) == ("invalid", 3)
+    bad_extra = project.run("run", "p.yml", "-i", "test", "-e", "novalue", "--output", "json")
+    assert [e["event"] for e in events(bad_extra.stdout)][-1] == "run_end"
+    assert project.calls() == []
