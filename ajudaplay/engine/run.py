@@ -31,6 +31,8 @@ from ajudaplay.targets.base import LockHolder
 
 RELEASE_WAIT = 10.0  # seconds releasing every lock may take at the end of a run, hung hosts included
 
+SIGNAL_POLL = 0.05  # seconds between a signal and the run's interrupt
+
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
     from ajudaplay.inventory.model import Inventory, TargetSpec
@@ -279,22 +281,35 @@ def _extra(options: RunOptions) -> dict[str, Any]:
 def _install_signals(rc: RunContext) -> Callable[[], None]:
     """SIGINT and SIGTERM alike set the run's interrupt (twice: abort); returns the restorer.
 
-    The handler only starts a thread that interrupts: a handler runs between
-    two bytecodes of whatever the main thread (with gevent: any greenlet) was
-    doing, maybe inside the very lock rc.interrupt() needs.
+    The handler only counts: it runs between two bytecodes of whatever the main
+    thread was doing (with gevent, inside the event loop, where nothing may
+    block), maybe inside the very lock rc.interrupt() takes. A watcher thread
+    turns each counted signal into rc.interrupt() within SIGNAL_POLL seconds.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    received = [0]
+    stopped = [False]
 
     def handler(signum: int, frame: Any) -> None:
-        threading.Thread(target=rc.interrupt, daemon=True, name="ajudaplay-interrupt").start()
+        received[0] += 1
+
+    def watch() -> None:
+        handled = 0
+        while not stopped[0]:
+            time.sleep(SIGNAL_POLL)
+            while handled < received[0]:
+                handled += 1
+                rc.interrupt()
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, handler)
+    threading.Thread(target=watch, daemon=True, name="ajudaplay-signals").start()
 
     def restore() -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        stopped[0] = True
 
     return restore

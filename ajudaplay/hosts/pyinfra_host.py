@@ -173,7 +173,9 @@ class PyinfraSSHHost:
                 if not key.isidentifier():
                     raise TargetError(f"{self.name}: invalid environment variable name {key!r}")
         marker = new_marker() if cancel is not None or timeout is not None else None
-        wrapped = _wrap(inner, dict(env or {}, **{MARKER_VAR: marker}) if marker else env)
+        if marker:  # `;`, not pyinfra's `export ... &&`, which binds to the first job of `a & b` only
+            inner = f"export {MARKER_VAR}={marker}; {inner}"
+        wrapped = _wrap(inner, env)
         deadline_after = None if timeout is None else timeout + KILL_GRACE + 3
         run = _Running(command, timeout, started, cancel, marker)
         if stdin is None and self._shell.lock.acquire(blocking=False):
