@@ -32,8 +32,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$constraints" 2>/dev/null)" != "$flo
   rm -rf "$venv"
   python3 -m venv "$venv"
   printf '%s\n' "$floors" > "$constraints"
-  # The package's own requirements and test tools, with the floors pinned; the
-  # package itself comes from the work tree (PYTHONPATH), not installed.
+  # The package's own requirements and test tools, with the floors pinned; then
+  # the package itself, editable (the tests call the venv's `ajudaplay` script).
   requirements=$(python3 - <<'PY'
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
@@ -41,6 +41,7 @@ print("\n".join(project["dependencies"] + project["optional-dependencies"]["test
 PY
 )
   printf '%s\n' "$requirements" | "$venv/bin/pip" install -q --constraint "$constraints" -r /dev/stdin
+  "$venv/bin/pip" install -q --no-deps -e .
 fi
 
 echo "oldest allowed versions:"
@@ -58,4 +59,4 @@ PY
 # The subset that exercises the two clients; quick (about 2-3 minutes on 2 cores).
 tests=${OLDEST_TESTS:-"tests/kubernetes tests/hosts"}
 # shellcheck disable=SC2086
-PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -x -p no:cacheprovider $tests
+"$venv/bin/python" -m pytest -q -x -p no:cacheprovider $tests

@@ -268,9 +268,9 @@ def _check_text(templar: Templar, text: str, expression: bool, known: set[str] |
     except TemplateSyntaxError as exc:
         return [_syntax_problem(templar, exc, text, mark, where)]
     found: list[Diagnostic] = []
-    for name in sorted(undeclared - known) if known is not None else ():
-        assert known is not None
-        close = difflib.get_close_matches(name, sorted(known - set(JINJA_GLOBALS)), n=1)
+    candidates = sorted(known - set(JINJA_GLOBALS)) if known is not None else []
+    for name in sorted(undeclared - known) if known is not None else ():  # None: no inventory, not known
+        close = difflib.get_close_matches(name, candidates, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "define it in the inventory, the play's vars, or pass -e NAME=VALUE"
         found.append(Diagnostic(mark, f"{where}: undefined variable '{name}'", hint))
     for attr in unsafe:
