@@ -190,7 +190,7 @@ def make_project(
     return project
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
 def project(request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None) -> Project:
     """A fresh, prepared project (api v1 + nginx) per test, `@local` and over SSH."""
     return make_project(request, tmp_path, request.param)

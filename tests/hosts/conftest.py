@@ -19,13 +19,16 @@ MARK = Mark("tests/hosts", 1, 1)
 
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[Any]:
-    """One real OpenSSH server for the session: 127.0.0.1..20, users ajtest, ajtest01..30."""
+    """One real OpenSSH server for the session: 127.0.0.1..20, users ajtest, ajtest01..30.
+
+    Fails (never skips) when it cannot start: a skip would hide every SSH test on CI.
+    """
     from tests.infra.sshd.sshd import SSHServer
 
     try:
         server = SSHServer(n_addresses=20)
     except RuntimeError as exc:
-        pytest.skip(f"no sshd: {exc}")
+        pytest.fail(f"cannot start sshd: {exc}; run tests/infra/sshd/setup.sh", pytrace=False)
     with server:
         yield server
 
@@ -40,7 +43,7 @@ def ssh_connection(sshd: Any, user: str = "ajtest", addr: str = "127.0.0.1", **e
     }
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
 def target(request: pytest.FixtureRequest) -> Iterator[HostTarget]:
     """The same HostTarget API over @local and over real SSH."""
     if request.param == "local":

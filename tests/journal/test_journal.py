@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +25,8 @@ from tests.report import scripted
 from tests.report.conftest import feed
 
 ROOT = Path(__file__).parents[2]
+NOBODY = pwd.getpwnam("nobody").pw_uid  # the unprivileged user for what root cannot be refused
+NOBODY_GROUP = pwd.getpwnam("nobody").pw_gid
 BAD_PATHS = json.loads((Path(__file__).parent / "data" / "bad_paths.json").read_text())
 
 
@@ -98,24 +103,53 @@ def test_migrations_are_recorded_and_reopen_is_idempotent(tmp_path: Path) -> Non
         Journal.open(path)
 
 
+def _open_bad_path(base: Path, case: dict[str, object]) -> tuple[Path, str]:
+    """Make the case's bad path under `base`, open a journal there; return the path and the JournalError text."""
+    make = case["make"]
+    if make == "dir":
+        (base / "j").mkdir()
+    elif make == "garbage":
+        (base / "j.sqlite").write_bytes(b"this is not a database, it is a grocery list\n" * 100)
+    elif make == "file-parent":
+        (base / "f").write_text("")
+    elif make == "readonly-dir":
+        (base / "ro").mkdir(mode=0o500)
+    path = base / str(case["path"])
+    with pytest.raises(JournalError) as excinfo:
+        Journal.open(path)
+    return path, str(excinfo.value)
+
+
+def _open_bad_path_as_nobody(case: dict[str, object]) -> tuple[Path, str]:
+    """Root can write anywhere: run the same open as the unprivileged user `nobody`, in a child process."""
+    base = Path(tempfile.mkdtemp(prefix="ajudaplay-journal-nobody-"))
+    try:
+        os.chown(base, NOBODY, NOBODY_GROUP)
+        child = (
+            "import json, sys\nfrom pathlib import Path\nfrom tests.journal.test_journal import _open_bad_path\n"
+            "path, text = _open_bad_path(Path(sys.argv[1]), json.loads(sys.argv[2]))\n"
+            "print(json.dumps([str(path), text]))\n"
+        )
+        done = subprocess.run(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY_GROUP}", "--clear-groups",
+             sys.executable, "-c", child, str(base), json.dumps(case)],
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        path, text = json.loads(done.stdout.strip().splitlines()[-1])
+        return Path(path), text
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.mark.parametrize("case", BAD_PATHS, ids=[c["id"] for c in BAD_PATHS])
 def test_bad_paths_are_journal_errors(tmp_path: Path, case: dict[str, object]) -> None:
     if case.get("needs_non_root") and os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
-    make = case["make"]
-    if make == "dir":
-        (tmp_path / "j").mkdir()
-    elif make == "garbage":
-        (tmp_path / "j.sqlite").write_bytes(b"this is not a database, it is a grocery list\n" * 100)
-    elif make == "file-parent":
-        (tmp_path / "f").write_text("")
-    elif make == "readonly-dir":
-        (tmp_path / "ro").mkdir(mode=0o500)
-    path = tmp_path / str(case["path"])
-    with pytest.raises(JournalError) as excinfo:
-        Journal.open(path)
-    assert str(path) in str(excinfo.value) and str(case["reason"]) in str(excinfo.value)
-    assert "hint:" in str(excinfo.value)
+        path, text = _open_bad_path_as_nobody(case)
+    else:
+        path, text = _open_bad_path(tmp_path, case)
+    assert str(path) in text and str(case["reason"]) in text, text
+    assert "hint:" in text
 
 
 def test_locked_beyond_timeout(tmp_path: Path) -> None:
