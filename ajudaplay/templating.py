@@ -62,9 +62,13 @@ def _filters() -> dict[str, Callable[..., Any]]:
         return text
 
     def from_yaml(text: str) -> Any:
-        import yaml
+        from ajudaplay.errors import InvalidInput
+        from ajudaplay.yamlmarks import safe_load
 
-        return yaml.safe_load(text)
+        try:
+            return safe_load(str(text), "from_yaml input")
+        except InvalidInput as exc:  # data from a target: bounded like any file we load
+            raise ValueError("; ".join(d.message for d in exc.diagnostics)) from exc
 
     def b64encode(value: Any, encoding: str = "utf-8") -> str:
         raw = value if isinstance(value, bytes) else str(value).encode(encoding)

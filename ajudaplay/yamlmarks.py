@@ -21,7 +21,17 @@ JsonPath = tuple[str | int, ...]
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_MAX_DEPTH = 200  # recursive aliases (`&a [*a]`) must not recurse forever
+_MAX_DEPTH = 200  # deep nesting must not exhaust the stack
+# Values reached through aliases (`*name`, `<<: *name`) per document, counted
+# with nested aliases expanded: a "billion laughs" file of a few hundred bytes
+# would otherwise expand to millions of values at load and at every step.
+# Documented in docs/playbook-reference.md ("YAML anchors and aliases").
+MAX_ALIAS_NODES = 10_000
+ALIAS_HINT = (
+    "anchors and aliases may repeat at most {limit:,} values per file (a guard against "
+    "exponentially expanding 'billion laughs' documents); write the repeated values out, "
+    "or alias a smaller anchor"
+)
 
 
 @dataclass
@@ -84,6 +94,7 @@ def load_yaml(text: str, file: str, *, strict: bool = True) -> Document:
     loader = loader_cls(text)
     try:
         try:
+            check_aliases(text, file)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             raise InvalidInput([_syntax_diagnostic(exc, text, file)]) from exc
@@ -100,6 +111,70 @@ def load_yaml(text: str, file: str, *, strict: bool = True) -> Document:
         return doc
     finally:
         loader.dispose()
+
+
+def safe_load(text: str, file: str) -> Any:
+    """`yaml.safe_load` under the same alias bound, for YAML that needs no marks (-e @file, from_yaml)."""
+    import yaml
+
+    check_aliases(text, file)
+    return yaml.safe_load(text)
+
+
+def check_aliases(text: str, file: str, limit: int = MAX_ALIAS_NODES) -> None:
+    """Refuse a document whose aliases expand to more than `limit` values, or refer to themselves.
+
+    Works on the event stream, before anything is built: each anchor's size
+    (its values, nested aliases expanded) is known when it closes, each alias
+    adds its anchor's size, so the cost is linear in the text and the error
+    names the alias that crosses the bound. Syntax errors propagate as
+    yaml.YAMLError for the caller to report.
+    """
+    import yaml
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = []  # open collections: [anchor, size so far]
+    expanded = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                stack.append([event.anchor, 1])
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                anchor, size = stack.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, size = None, _alias_size(event, sizes, stack, file)
+                expanded += size
+                if expanded > limit:
+                    raise InvalidInput([Diagnostic(
+                        _mark(file, event.start_mark),
+                        f"YAML aliases expand to more than {limit:,} values: *{event.anchor} "
+                        f"({size:,} values) brings this file to {expanded:,}",
+                        ALIAS_HINT.format(limit=limit),
+                    )])
+            else:
+                continue
+            if anchor is not None:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][1] += size
+    finally:
+        loader.dispose()
+
+
+def _alias_size(event: Any, sizes: dict[str, int], stack: list[list[Any]], file: str) -> int:
+    """Values an alias stands for; an alias inside its own anchor would be infinite."""
+    if any(anchor == event.anchor for anchor, _ in stack):
+        raise InvalidInput([Diagnostic(
+            _mark(file, event.start_mark),
+            f"YAML alias *{event.anchor} refers to a value that contains it (a recursive alias)",
+            "an alias may only refer to an anchor whose value is complete before it",
+        )])
+    return sizes.get(event.anchor, 0)  # an undefined alias is reported by the composer
 
 
 def _mark(file: str, mark: Any) -> Mark:

@@ -56,8 +56,10 @@ def _one(raw: str, cwd: Path) -> dict[str, Any]:
 def _from_file(path: Path, raw: str) -> dict[str, Any]:
     import yaml
 
+    from ajudaplay.yamlmarks import safe_load
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"), str(path))  # alias-bounded
     except OSError as exc:
         raise _bad(raw, f"cannot read {path}: {exc.strerror}", "the path is relative to the current folder") from exc
     except yaml.YAMLError as exc:
