@@ -1,8 +1,9 @@
-"""TLS certificate checks shared by both targets: parse PEM, key matches, expiry.
+"""TLS certificate checks shared by both targets: parse PEM, key matches, chain, expiry, min_days.
 
 Both the Compose target (files on a host) and the Kubernetes target (TLS
 Secrets) install and check certificates the same way, so the rules live here
-once. `cryptography` is imported inside functions: `validate` must start fast.
+once, in `validate_pair`, which every install calls before it writes anything.
+`cryptography` is imported inside functions: `validate` must start fast.
 """
 
 from __future__ import annotations
@@ -57,13 +58,7 @@ def _bad(source: str, message: str, hint: str) -> InvalidInput:
 
 def load_certificate(data: bytes, source: str) -> x509.Certificate:
     """The first certificate of a PEM file (leaf first, as NGINX expects); InvalidInput if none."""
-    from cryptography import x509
-
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise _bad(source, "not a PEM certificate", "expected a file starting with -----BEGIN CERTIFICATE-----") from exc
-    return certs[0]
+    return load_chain(data, source)[0]
 
 
 def load_private_key(data: bytes, source: str) -> Any:
@@ -113,13 +108,20 @@ def validate_pair(
     key_pem: bytes,
     cert_source: str,
     key_source: str,
+    min_days: int | None = None,
     now: dt.datetime | None = None,
 ) -> CertInfo:
-    """Refuse a pair that would break TLS: key not matching, or certificate already expired."""
-    cert = load_certificate(cert_pem, cert_source)
+    """Every reason to refuse a pair, found before anything is installed: InvalidInput lists them all.
+
+    Parse (certificate chain and key), key matches the leaf, leaf not expired,
+    each chain certificate issued by the next one and not expired, and at least
+    `min_days` left. A pair refused here is never written, so the server never
+    reloads onto it.
+    """
+    chain = load_chain(cert_pem, cert_source)
     key = load_private_key(key_pem, key_source)
     problems: list[Diagnostic] = []
-    if not key_matches(cert, key):
+    if not key_matches(chain[0], key):
         problems.append(
             Diagnostic(
                 None,
@@ -127,7 +129,7 @@ def validate_pair(
                 "use the key the certificate was issued for (compare `openssl x509 -noout -pubkey` and `openssl pkey -pubout`)",
             )
         )
-    info = describe(cert)
+    info = describe(chain[0])
     if info.expired(now):
         problems.append(
             Diagnostic(
@@ -136,9 +138,46 @@ def validate_pair(
                 "renew it before installing (e.g. certbot renew) or point cert_file at the new certificate",
             )
         )
+    elif min_days is not None and (short := check_min_days(info, min_days, cert_source, now)):
+        problems.append(Diagnostic(None, short, "install a certificate valid for longer, or lower min_days"))
+    problems.extend(_chain_problems(chain, cert_source, now))
     if problems:
         raise InvalidInput(problems)
     return info
+
+
+def load_chain(data: bytes, source: str) -> list[x509.Certificate]:
+    """Every certificate of a PEM file, leaf first; InvalidInput if there is none."""
+    from cryptography import x509
+
+    try:
+        return list(x509.load_pem_x509_certificates(data))
+    except ValueError as exc:
+        raise _bad(source, "not a PEM certificate", "expected a file starting with -----BEGIN CERTIFICATE-----") from exc
+
+
+def _chain_problems(chain: list[x509.Certificate], source: str, now: dt.datetime | None) -> list[Diagnostic]:
+    """NGINX serves the file as the chain: each certificate must be issued by the next, none expired."""
+    from cryptography.exceptions import InvalidSignature
+
+    problems: list[Diagnostic] = []
+    for number, (cert, issuer) in enumerate(zip(chain, chain[1:]), start=1):
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            problems.append(Diagnostic(
+                None,
+                f"{source}: certificate {number} of the chain ({cert.subject.rfc4514_string()}) is not issued by "
+                f"certificate {number + 1} ({issuer.subject.rfc4514_string()})",
+                "order the file leaf first, then each intermediate in turn (as the CA delivers fullchain.pem)",
+            ))
+    for number, cert in enumerate(chain[1:], start=2):
+        if describe(cert).expired(now):
+            problems.append(Diagnostic(
+                None, f"{source}: certificate {number} of the chain ({cert.subject.rfc4514_string()}) has expired",
+                "get the current intermediate certificate from the CA",
+            ))
+    return problems
 
 
 def check_min_days(info: CertInfo, min_days: int, where: str, now: dt.datetime | None = None) -> str | None:

@@ -248,7 +248,11 @@ def run_secret(ctx: ActionContext, args: Any) -> Result:
 
 
 def run_certificate(ctx: ActionContext, args: Any) -> Result:
-    """certificate: {service, name, cert_file, key_file, renew, command, min_days, reload}."""
+    """certificate: {service, name, cert_file, key_file, renew, command, min_days, reload, restore_previous}.
+
+    A pair from files is vetted here (ajudaplay.certs: parse, key, expiry, chain,
+    min_days) before any target is touched, and again by the target before it writes.
+    """
     from ajudaplay.targets.base import CertificateRequest
 
     a = _args("certificate", args)
@@ -256,11 +260,17 @@ def run_certificate(ctx: ActionContext, args: Any) -> Result:
     key = _local(ctx, "certificate", "key_file", a["key_file"]) if a.get("key_file") else None
     if (cert is None) != (key is None):
         raise TargetError("certificate: cert_file and key_file go together")
+    min_days = _int("certificate", a, "min_days", 0)
+    restore = _bool("certificate", a, "restore_previous", False)
+    renew = _bool("certificate", a, "renew", False)
+    if restore and (cert is not None or renew or a.get("command")):
+        raise TargetError("certificate.restore_previous: goes alone (without cert_file/key_file, renew or command): "
+                          "it puts back the pair the last install replaced")
     if cert is not None and key is not None:
         from ajudaplay import certs
 
         try:
-            certs.validate_pair(cert.read_bytes(), key.read_bytes(), str(cert), str(key))
+            certs.validate_pair(cert.read_bytes(), key.read_bytes(), str(cert), str(key), min_days)
         except InvalidInput as exc:
             raise TargetError(str(exc)) from exc
     step = _step("certificate", ctx, a)
@@ -269,11 +279,12 @@ def run_certificate(ctx: ActionContext, args: Any) -> Result:
         name=(str(a["name"]) if a.get("name") else None),
         cert_file=cert,
         key_file=key,
-        renew=_bool("certificate", a, "renew", False),
+        renew=renew,
         command=(str(a["command"]) if a.get("command") else None),
-        min_days=_int("certificate", a, "min_days", 0),
+        min_days=min_days,
         reload=(str(a["reload"]) if a.get("reload") else None),
         timeout=step.timeout,
+        restore_previous=restore,
     )
     if request.service is None and request.name is None:
         raise TargetError("certificate: give `service` or `name`")

@@ -105,6 +105,7 @@ class CertificateRequest:
     min_days: int | None = None
     reload: str | None = None  # service to restart/reload afterwards (e.g. nginx)
     timeout: float | None = None
+    restore_previous: bool = False  # swap back the pair the last install replaced
 
 
 class Target:

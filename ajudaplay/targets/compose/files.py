@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 import shlex
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ajudaplay import certs, envfile
@@ -105,15 +106,33 @@ def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, s
     return Result(changed=True, changes=changes, data=data, msg=f"updated {path}; {svc.name} recreated, healthy")
 
 
-def _cert_paths(sess: Session, svc: ServiceMap, name: str | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _CertFiles:
+    """Where a service's pair lives on the host, and the previous pair kept beside it."""
+
+    cert: str
+    key: str
+
+    @property
+    def previous(self) -> tuple[str, str]:
+        return f"{self.cert}.previous", f"{self.key}.previous"
+
+
+Pair = tuple[bytes | None, bytes | None]
+
+
+def _cert_files(sess: Session, svc: ServiceMap, name: str | None) -> _CertFiles:
     base = name or svc.compose
     cert = svc.tls_cert or f"certs/{base}.crt"
     key = svc.tls_key or f"certs/{base}.key"
-    return sess.settings.path(cert), sess.settings.path(key)
+    return _CertFiles(sess.settings.path(cert), sess.settings.path(key))
 
 
-def _host_cert(sess: Session, path: str) -> certs.CertInfo | None:
-    data = sess.project.host.read_file(path)
+def _read_pair(sess: Session, cert: str, key: str) -> Pair:
+    return sess.project.host.read_file(cert), sess.project.host.read_file(key)
+
+
+def _host_cert(sess: Session, path: str, data: bytes | None) -> certs.CertInfo | None:
     if data is None:
         return None
     try:
@@ -136,53 +155,112 @@ def _reload(sess: Session, ctx: StepContext, name: str | None, fallback: Service
 
 
 def certificate(sess: Session, ctx: StepContext, req: CertificateRequest) -> Result:
-    """Install cert+key files, or run a renewal command; report notAfter; enforce min_days."""
+    """Install a pair from files, put the previous pair back, or run a renewal command; enforce min_days.
+
+    Every check that can refuse a pair (ajudaplay.certs.validate_pair) runs
+    before anything is written; an accepted pair moves the one it replaces to
+    `<file>.previous` (one step of `restore_previous`), then `reload` runs.
+    """
     if req.service is None:
         raise TargetError("certificate on a Compose target needs `service` (whose certificate files to manage)")
     svc = sess.settings.service(req.service)
-    cert_path, key_path = _cert_paths(sess, svc, req.name)
-    before = _host_cert(sess, cert_path)
-    changes: list[Change] = []
-    info = before
-    notes: list[str] = []
+    files = _cert_files(sess, svc, req.name)
+    current = _read_pair(sess, files.cert, files.key)
+    if req.restore_previous:
+        previous = _read_pair(sess, *files.previous)
+        if previous[0] is None or previous[1] is None:
+            raise TargetError(f"no previous certificate to restore: {files.previous[0]} and {files.previous[1]} "
+                              "are kept when a certificate is replaced, and there is none yet")
+        return _install(sess, ctx, req, svc, files, current, (previous[0], previous[1]), files.previous)
     if req.cert_file is not None and req.key_file is not None:
-        cert_pem, key_pem = req.cert_file.read_bytes(), req.key_file.read_bytes()
-        info = certs.validate_pair(cert_pem, key_pem, str(req.cert_file), str(req.key_file))
-        same = sess.project.host.read_file(cert_path) == cert_pem and sess.project.host.read_file(key_path) == key_pem
-        if not same:
-            changes.append(Change(f"certificate {cert_path}", _label(before), _label(info)))
-            if not ctx.check:
-                sess.project.write_file(cert_path, cert_pem, 0o644)
-                sess.project.write_file(key_path, key_pem, 0o600)
-    elif req.command or req.renew:
-        if not req.command:
-            raise TargetError("certificate renew on a Compose target needs `command` (e.g. certbot renew ...)")
-        if ctx.check:
-            changes.append(Change(f"certificate {cert_path}", _label(before), "renewal command would run"))
+        new = (req.cert_file.read_bytes(), req.key_file.read_bytes())
+        return _install(sess, ctx, req, svc, files, current, new, (str(req.cert_file), str(req.key_file)))
+    if req.command or req.renew:
+        return _renew(sess, ctx, req, svc, files, current)
+    return _report(_host_cert(sess, files.cert, current[0]), files, req, [], [])
+
+
+def _install(sess: Session, ctx: StepContext, req: CertificateRequest, svc: ServiceMap, files: _CertFiles,
+             current: Pair, new: tuple[bytes, bytes], sources: tuple[str, str]) -> Result:
+    """Vet `new`, keep `current` as the previous pair, write, reload: refused means untouched."""
+    info = certs.validate_pair(new[0], new[1], sources[0], sources[1], req.min_days)
+    if current == new:
+        return _report(info, files, req, [], [])
+    changes = [Change(f"certificate {files.cert}", _label(_readable(current[0], files.cert)), _label(info))]
+    keep = current[0] is not None and current[1] is not None
+    if keep:
+        changes.append(Change(f"certificate {files.previous[0]}", None, "the replaced pair, for restore_previous"))
+    if ctx.check:
+        return _report(info, files, req, changes, [f"would reload {req.reload}"] if req.reload else [])
+    if keep:
+        _keep_previous(sess, files, current)
+    sess.project.write_file(files.key, new[1], 0o600)
+    sess.project.write_file(files.cert, new[0], 0o644)
+    return _report(info, files, req, changes, [_reload(sess, ctx, req.reload, svc)])
+
+
+def _keep_previous(sess: Session, files: _CertFiles, pair: Pair) -> None:
+    """Copy the pair being replaced beside it; written first, so a failure here changes nothing served."""
+    if pair[0] is not None and pair[1] is not None:
+        sess.project.write_file(files.previous[0], pair[0], 0o644)
+        sess.project.write_file(files.previous[1], pair[1], 0o600)
+
+
+def _renew(sess: Session, ctx: StepContext, req: CertificateRequest, svc: ServiceMap, files: _CertFiles,
+           current: Pair) -> Result:
+    """Run the renewal command, then vet what it wrote; a refused pair is put back before any reload."""
+    before = _readable(current[0], files.cert)
+    if not req.command:
+        raise TargetError("certificate renew on a Compose target needs `command` (e.g. certbot renew ...)")
+    if ctx.check:
+        return _report(before, files, req, [Change(f"certificate {files.cert}", _label(before), "renewal command would run")], [])
+    cmd = f"cd {shlex.quote(sess.settings.project_dir)} && {req.command}"
+    sess.project.run(cmd, f"renewal command {req.command!r}", timeout=req.timeout or ctx.timeout or 300)
+    renewed = _read_pair(sess, files.cert, files.key)
+    if renewed == current:
+        return _report(_host_cert(sess, files.cert, renewed[0]), files, req, [], ["renewal command left the certificate unchanged"])
+    if renewed[0] is None or renewed[1] is None:
+        _put_back(sess, files, current)
+        raise TargetError(f"renewal command ran but left no certificate and key at {files.cert} and {files.key}")
+    try:
+        info = certs.validate_pair(renewed[0], renewed[1], files.cert, files.key, req.min_days)
+    except InvalidInput as exc:
+        _put_back(sess, files, current)
+        return Result(failed=True, data=_data(before, files.cert),
+                      msg=f"renewed certificate refused, the previous files are back and nothing was reloaded: {exc}")
+    changes = [Change(f"certificate {files.cert}", _label(before), _label(info))]
+    if current[0] is not None and current[1] is not None:
+        _keep_previous(sess, files, current)
+        changes.append(Change(f"certificate {files.previous[0]}", None, "the replaced pair, for restore_previous"))
+    return _report(info, files, req, changes, [_reload(sess, ctx, req.reload, svc)])
+
+
+def _put_back(sess: Session, files: _CertFiles, pair: Pair) -> None:
+    """Restore the files a refused renewal replaced (remove them if there were none)."""
+    for path, content, mode in ((files.key, pair[1], 0o600), (files.cert, pair[0], 0o644)):
+        if content is None:
+            sess.project.run(f"rm -f {shlex.quote(path)}", f"removing the refused {path}", timeout=30)
         else:
-            cmd = f"cd {shlex.quote(sess.settings.project_dir)} && {req.command}"
-            sess.project.run(cmd, f"renewal command {req.command!r}", timeout=req.timeout or ctx.timeout or 300)
-            info = _host_cert(sess, cert_path)
-            if info is None:
-                raise TargetError(f"renewal command ran but {cert_path} does not exist on the host")
-            if before is None or info.fingerprint != before.fingerprint:
-                changes.append(Change(f"certificate {cert_path}", _label(before), _label(info)))
-            else:
-                notes.append("renewal command left the certificate unchanged")
-            if info.expired():
-                return Result(changed=bool(changes), failed=True, changes=changes, data=_data(info, cert_path),
-                              msg=f"certificate {cert_path} is expired after renewal (notAfter {info.not_after:%Y-%m-%d})")
-    if changes and not ctx.check:
-        notes.append(_reload(sess, ctx, req.reload, svc))
-    elif changes and req.reload:
-        notes.append(f"would reload {req.reload}")
-    data = _data(info, cert_path)
+            sess.project.write_file(path, content, mode)
+
+
+def _readable(data: bytes | None, path: str) -> certs.CertInfo | None:
+    """The installed certificate's facts for labels; None when absent or unreadable."""
+    try:
+        return None if data is None else certs.inspect_pem(data, path)
+    except InvalidInput:
+        return None
+
+
+def _report(info: certs.CertInfo | None, files: _CertFiles, req: CertificateRequest, changes: list[Change],
+            notes: list[str]) -> Result:
+    data = _data(info, files.cert)
     if info is None:
-        if ctx.check and changes:
-            return Result(changed=True, changes=changes, data=data, msg="; ".join(notes))
-        return Result(failed=True, data=data, msg=f"no certificate at {cert_path} on the host")
-    problem = certs.check_min_days(info, req.min_days, cert_path) if req.min_days is not None else None
-    head = f"{cert_path}: notAfter {info.not_after:%Y-%m-%d %H:%M:%S} UTC ({info.days_left()} days left)"
+        if changes:
+            return Result(changed=True, changes=changes, data=data, msg="; ".join(notes) or "renewal command would run")
+        return Result(failed=True, data=data, msg=f"no certificate at {files.cert} on the host")
+    problem = certs.check_min_days(info, req.min_days, files.cert) if req.min_days is not None else None
+    head = f"{files.cert}: notAfter {info.not_after:%Y-%m-%d %H:%M:%S} UTC ({info.days_left()} days left)"
     msg = "; ".join([head, *notes] + ([problem] if problem else []))
     return Result(changed=bool(changes), failed=problem is not None, changes=changes, data=data, msg=msg)
 

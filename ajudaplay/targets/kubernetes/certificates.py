@@ -4,8 +4,10 @@ cmctl renew sets the Issuing=True condition (reason ManuallyTriggered) through
 the status subresource; cert-manager then issues and bumps status.revision.
 We wait on a watch for Ready=True with a higher revision. A TLS Secret is
 written only after ajudaplay.certs validated the pair (key matches, not
-expired). Either way `min_days` fails the task when notAfter is too close,
-and the serving Deployment (`reload`) is restarted after a change.
+expired, chain in order, `min_days` left); the pair it replaces stays in the
+same Secret as previous-tls.crt/previous-tls.key, written in the same PUT, for
+`restore_previous`. `min_days` also fails a cert-manager task when notAfter is
+too close, and the serving Deployment (`reload`) is restarted after a change.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ def _with_secret_facts(kube: Kube, data: dict[str, Any]) -> dict[str, Any]:
 
 def certificate(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: CertificateRequest, restart_service: RestartService) -> Result:
     """Dispatches on the request: files → TLS Secret, otherwise the cert-manager Certificate."""
-    if request.cert_file or request.key_file:
+    if request.restore_previous:
+        result = _restore_previous(kube, ctx, ref, request)
+    elif request.cert_file or request.key_file:
         result = _tls_secret(kube, ctx, ref, request)
     else:
         result = _cert_manager(kube, ctx, ref, request)
@@ -183,35 +187,71 @@ def _read(path: Path | None, base: Path, label: str) -> tuple[bytes, str]:
         raise TargetError(f"cannot read {label} {full}: {exc.strerror}") from exc
 
 
+PREVIOUS = ("previous-tls.crt", "previous-tls.key")  # the replaced pair, kept in the same Secret
+
+
 def _tls_secret(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: CertificateRequest) -> Result:
+    """Install a vetted pair into the TLS Secret, the pair it replaces moving to previous-tls.*; one PUT."""
     name = _name(ref, request, "tls_secret", kube.target)
     cert_pem, cert_src = _read(request.cert_file, ctx.base_dir, "cert_file")
     key_pem, key_src = _read(request.key_file, ctx.base_dir, "key_file")
-    info = certs.validate_pair(cert_pem, key_pem, cert_src, key_src)
+    info = certs.validate_pair(cert_pem, key_pem, cert_src, key_src, request.min_days)
+    existing = _existing_tls(kube, name)
+    return _put_pair(kube, ctx, name, existing, (cert_pem, key_pem), info, "installed")
+
+
+def _restore_previous(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: CertificateRequest) -> Result:
+    """Swap previous-tls.* back into tls.*, after the same checks as any install."""
+    name = _name(ref, request, "tls_secret", kube.target)
+    existing = _existing_tls(kube, name)
+    old = (existing or {}).get("data") or {}
+    if not all(old.get(k) for k in PREVIOUS):
+        raise TargetError(f"TLS secret {name!r} holds no previous certificate to restore ({PREVIOUS[0]}/{PREVIOUS[1]} "
+                          "are kept when a certificate is replaced, and there is none yet)")
+    pair = (base64.b64decode(old[PREVIOUS[0]]), base64.b64decode(old[PREVIOUS[1]]))
+    where = f"secret {name}"
+    info = certs.validate_pair(pair[0], pair[1], f"{where} {PREVIOUS[0]}", f"{where} {PREVIOUS[1]}", request.min_days)
+    return _put_pair(kube, ctx, name, existing, pair, info, "restored")
+
+
+def _existing_tls(kube: Kube, name: str) -> JSON | None:
+    existing = kube.get_or_none(kube.ns_path("v1", "secrets", name), what=f"secret {name!r}")
+    if existing is not None and existing.get("type") not in (None, "kubernetes.io/tls"):
+        raise TargetError(f"secret {name!r} has type {existing.get('type')!r}, not kubernetes.io/tls; refusing to replace it")
+    return existing
+
+
+def _put_pair(kube: Kube, ctx: StepContext, name: str, existing: JSON | None, pair: tuple[bytes, bytes],
+              info: certs.CertInfo, verb: str) -> Result:
     data = dict(info.as_data(), kind="tls-secret", name=name)
-    path = kube.ns_path("v1", "secrets", name)
     what = f"secret {name!r}"
-    existing = kube.get_or_none(path, what=what)
-    wanted = {"tls.crt": base64.b64encode(cert_pem).decode("ascii"), "tls.key": base64.b64encode(key_pem).decode("ascii")}
-    before = None
-    if existing is not None:
-        if existing.get("type") not in (None, "kubernetes.io/tls"):
-            raise TargetError(f"secret {name!r} has type {existing.get('type')!r}, not kubernetes.io/tls; refusing to replace it")
-        old = existing.get("data") or {}
-        if old.get("tls.crt") == wanted["tls.crt"] and old.get("tls.key") == wanted["tls.key"]:
-            return Result(msg=f"TLS secret {name!r} already holds this certificate (notAfter {info.not_after:%Y-%m-%d})", data=data)
-        try:
-            before = certs.inspect_pem(base64.b64decode(old.get("tls.crt", "")), f"secret {name}").fingerprint[:16]
-        except Exception:  # noqa: BLE001 - an unreadable old certificate is just "something else"
-            before = "unparseable"
-    change = Change(f"tls secret {name}", before, info.fingerprint[:16])
+    wanted = {"tls.crt": base64.b64encode(pair[0]).decode("ascii"), "tls.key": base64.b64encode(pair[1]).decode("ascii")}
+    old = (existing or {}).get("data") or {}
+    if old.get("tls.crt") == wanted["tls.crt"] and old.get("tls.key") == wanted["tls.key"]:
+        return Result(msg=f"TLS secret {name!r} already holds this certificate (notAfter {info.not_after:%Y-%m-%d})", data=data)
+    changes = [Change(f"tls secret {name}", _fingerprint(old.get("tls.crt"), name), info.fingerprint[:16])]
+    if old.get("tls.crt") and old.get("tls.key"):  # the replaced pair stays one restore_previous away
+        wanted.update({PREVIOUS[0]: old["tls.crt"], PREVIOUS[1]: old["tls.key"]})
+        changes.append(Change(f"tls secret {name} {PREVIOUS[0]}", None, "the replaced pair, for restore_previous"))
+    elif old.get(PREVIOUS[0]) and old.get(PREVIOUS[1]):
+        wanted.update({k: old[k] for k in PREVIOUS})
     body: JSON = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                   "metadata": {"name": name, "namespace": kube.namespace}, "data": wanted}
     if existing is None:
         kube.request("POST", kube.ns_path("v1", "secrets"), body=body, dry_run=ctx.check, what=what)
     else:
-        body["metadata"] = dict(existing["metadata"])
-        kube.request("PUT", path, body=body, dry_run=ctx.check, what=what)
-    verb = "would install" if ctx.check else "installed"
+        body["metadata"] = dict(existing["metadata"])  # with its resourceVersion: a concurrent change is a 409
+        kube.request("PUT", kube.ns_path("v1", "secrets", name), body=body, dry_run=ctx.check, what=what)
+    if ctx.check:
+        verb = {"installed": "would install", "restored": "would restore"}[verb]
     return Result(changed=True, msg=f"{verb} certificate {info.subject} (notAfter {info.not_after:%Y-%m-%d}) in TLS secret {name!r}",
-                  changes=[change], data=data)
+                  changes=changes, data=data)
+
+
+def _fingerprint(b64: str | None, name: str) -> str | None:
+    if not b64:
+        return None
+    try:
+        return certs.inspect_pem(base64.b64decode(b64), f"secret {name}").fingerprint[:16]
+    except (InvalidInput, ValueError):
+        return "unparseable"
