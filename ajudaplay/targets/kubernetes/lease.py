@@ -172,12 +172,13 @@ class LeaseLock:
 
         Raises LockLost when the Lease is not this run's any more (deleted by
         `ajudaplay unlock`, taken over, holder edited with kubectl); API and
-        transport errors propagate for the caller to retry until its deadline.
+        transport errors propagate at once (no client retries) for the caller
+        to retry until its renew deadline.
         """
         if not self.held:
             return
         for _ in range(3):  # a 409 means the Lease changed between GET and PUT: look again
-            lease = self.kube.get_or_none(self.path, what=f"lease {self.name!r}")
+            lease = self._get_once()
             if lease is None:
                 self.held = None
                 raise LockLost(self.target, f"the Lease {self.name!r} was deleted (ajudaplay unlock?)")
@@ -190,7 +191,8 @@ class LeaseLock:
             spec["renewTime"] = _micro(time.time())
             spec["leaseDurationSeconds"] = max(1, int(round(self.ttl)))
             try:
-                updated = self.kube.request("PUT", self.path, body=dict(lease, spec=spec), what=f"lease {self.name!r}")
+                updated = self.kube.request("PUT", self.path, body=dict(lease, spec=spec), retry=False,
+                                            what=f"lease {self.name!r}")
             except KubeApiError as exc:
                 if exc.status == 409:
                     continue
@@ -198,6 +200,15 @@ class LeaseLock:
             self.resource_version = (updated.get("metadata") or {}).get("resourceVersion")
             return
         raise KubeApiError(409, "Conflict", f"lease {self.name!r} keeps changing while renewing it")
+
+    def _get_once(self) -> JSON | None:
+        """GET without the client's own retries: the renewer retries, knowing its deadline."""
+        try:
+            return self.kube.request("GET", self.path, retry=False, what=f"lease {self.name!r}")
+        except KubeApiError as exc:
+            if exc.not_found:
+                return None
+            raise
 
     def release(self) -> None:
         """Deletes the Lease if this run still holds it; never raises for a missing Lease.
