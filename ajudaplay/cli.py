@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also make every check `run -i ENV` makes before it touches a target")
     _extra_vars_arg(validate)
     validate.add_argument("--limit", metavar="PATTERN", help="as for run: only these targets/groups")
+    validate.add_argument("--tags", action="append", default=[], metavar="TAGS", help="as for run: only tasks with these tags")
+    validate.add_argument("--skip-tags", action="append", default=[], metavar="TAGS", help="as for run: skip these tags")
     validate.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of playbooks or inventories")
@@ -208,13 +210,14 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
     """
     try:
         registry = registry_factory()
+        extra = _extra_vars(args)  # the command line first, as `validate` reads it
         playbook, inventory = _load_inputs(args, registry)
         if needs_gevent(inventory):
             patch_gevent()  # before the engine, pyinfra or the kubernetes client are imported
 
         from ajudaplay.engine.run import Runner
 
-        options = _options(args, inventory)
+        options = _options(args, extra, inventory)
         runner = Runner(playbook, inventory, registry, options, [])
         listing = bool(args.list_targets or args.list_tasks)
         runner.preflight(templates=not listing)
@@ -238,12 +241,16 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
     return summary.exit_code
 
 
-def _options(args: argparse.Namespace, inventory: Inventory | None) -> Any:
-    """The RunOptions of `run` (and of `validate`, which checks what that run would check)."""
+def _extra_vars(args: argparse.Namespace) -> dict[str, Any]:
     from ajudaplay.engine.extravars import parse_extra_vars
+
+    return parse_extra_vars(list(args.extra_vars), Path.cwd())
+
+
+def _options(args: argparse.Namespace, extra: dict[str, Any], inventory: Inventory | None) -> Any:
+    """The RunOptions of `run` (and of `validate`, which checks what that run would check)."""
     from ajudaplay.engine.options import RunOptions
 
-    extra = parse_extra_vars(list(args.extra_vars), Path.cwd())
     options = RunOptions(
         check=getattr(args, "check", False),
         diff=getattr(args, "diff", False),
@@ -344,7 +351,7 @@ def cmd_validate(args: argparse.Namespace, registry_factory: RegistryFactory) ->
     from ajudaplay.inventory.loader import resolve_inventory_arg
 
     inventory = resolve_inventory_arg(args.inventory, Path.cwd()) if args.inventory else None
-    found = validate(list(args.paths), registry_factory(), inventory, _options(args, None))
+    found = validate(list(args.paths), registry_factory(), inventory, _options(args, _extra_vars(args), None))
     if args.output == "json":
         from ajudaplay.report.jsonl import validate_records
 

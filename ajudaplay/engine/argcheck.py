@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ajudaplay.templating import Templar
 
 RUN_TIME_NAMES = frozenset({"result", "item", "ansible_loop", "run_id"})  # never known before the run
+MAX_LOOP_ITEMS = 200  # a static loop is checked item by item, up to this many
 SERVICELESS_KINDS = ("host",)  # service actions are NotApplicable there, decided at run time
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
 _TRUE, _FALSE = ("yes", "y", "true", "on", "1"), ("no", "n", "false", "off", "0")  # actions/service.py _bool
@@ -206,16 +207,19 @@ class _TargetCheck:
             if layer:
                 context = self._layer(context, layer, mark, unknown)
         conditions = [*scope.when, *((w, task.mark) for w in task.when)]
-        if not self._runs(conditions, context, unknown):
+        if task.loop is None:
+            runs = self._runs(conditions, context, unknown)
+            return self._arguments(task, spec.name, spec.schema, context, unknown) if runs else []
+        if not self.known(task.loop, context, unknown):
             return []
-        if task.loop is not None:
-            if not self.known(task.loop, context, unknown):
-                return []
-            items = self._render(task.loop, context, task.mark)
-            if not isinstance(items, list) or not items:
-                return []
-            unknown.add(task.loop_var)
-        return self._arguments(task, spec.name, spec.schema, context, unknown)
+        items = self._render(task.loop, context, task.mark)  # as the step: the loop first, `when` per item
+        out: list[tuple[Mark, str, str]] = []
+        unknown.discard(task.loop_var)
+        for item in items[:MAX_LOOP_ITEMS] if isinstance(items, list) else []:
+            item_context = {**context, task.loop_var: item}
+            if self._runs(conditions, item_context, unknown):
+                out += [p for p in self._arguments(task, spec.name, spec.schema, item_context, unknown) if p not in out]
+        return out
 
     def _runs(self, conditions: list[tuple[str, Mark]], context: Mapping[str, Any], unknown: set[str]) -> bool:
         """True only when every condition is known now and holds."""

@@ -109,3 +109,19 @@ def test_skipped_tasks_are_not_checked(tmp_path: Path, shipped: Registry) -> Non
 ])
 def test_coerce_reads_values_as_the_actions_do(value: object, prop: dict[str, object], expected: object) -> None:
     assert coerce(value, prop) == expected and type(coerce(value, prop)) is type(expected)
+
+
+def test_a_static_loop_is_checked_item_by_item(tmp_path: Path, shipped: Registry) -> None:
+    problems = _problems(tmp_path, shipped, """
+- hosts: c
+  tasks:
+    - name: restart each
+      restart: {service: "{{ item }}"}
+      loop: [api, nginx, web]
+      when: item != 'web'
+    - name: by result
+      restart: {service: "{{ item }}"}
+      loop: "{{ st.services | default([]) }}"
+    - {name: st, status: {service: api}, register: st}
+""")
+    assert len(problems) == 1 and "restart.service: unknown service 'nginx'" in problems[0]
