@@ -35,7 +35,7 @@ class Redactor:
         return value
 
     def data(self, value: Any) -> Any:
-        """Deep copy of `value` with every secret masked (dicts, lists, tuples, strings)."""
+        """Deep copy of `value` with every secret masked (dicts, lists, tuples, strings, numbers)."""
         if not self._secrets:
             return value
         if isinstance(value, str):
@@ -46,4 +46,7 @@ class Redactor:
             return {self.data(k): self.data(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return type(value)(self.data(v) for v in value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            masked = self.text(str(value))  # a numeric secret (a PIN) rendered natively stays a number
+            return value if masked == str(value) else masked
         return value

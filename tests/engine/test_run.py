@@ -264,6 +264,16 @@ def test_secrets_are_redacted_in_every_event(h: Harness) -> None:
     assert [r["item"] for r in each.result.data["results"]] == ["********", "plain"]
 
 
+def test_a_numeric_secret_rendered_natively_is_masked_in_data(h: Harness) -> None:
+    """`{{ pin }}` alone renders to the int itself: registered data must not carry it either."""
+    inventory = fakes(1) + "vars:\n  pin: 9876543\nsecrets:\n  vars: [pin]\n"
+    h.run("- hosts: all\n  tasks:\n    - {name: e, echo: {n: '{{ pin }}', other: 42}}\n"
+          "    - {name: d, debug: {msg: '{{ pin }}'}}\n", inventory)
+    assert "9876543" not in repr(h.collector.events)
+    assert h.collector.results("e", "t1")[0].result.data["args"] == {"n": "********", "other": 42}
+    assert h.collector.results("d", "t1")[0].result.data == {"msg": "********"}
+
+
 def test_internal_error_in_action_fails_step_not_run(h: Harness) -> None:
     summary = h.run("- hosts: all\n  tasks:\n    - {name: b, boom: {}}\n    - {name: after, debug: {msg: x}}\n", fakes(2))
     assert summary.exit_code == ExitCode.FAILED
