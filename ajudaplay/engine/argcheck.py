@@ -83,7 +83,7 @@ def check_arguments(
     """Type errors and unknown services in arguments known before the run, for every selected target."""
     assigned = assigned_at_run_time(playbook) - set(options.extra_vars)
     redactor = Redactor(list(inventory.secret_values))
-    for name in options.secret_extra_vars:
+    for name in options.secret_extra_vars | (set(options.extra_vars) & inventory.secret_names):
         redactor.add(options.extra_vars.get(name, ""))
     found = _Found()
     pending = [options.start_at_step]  # shared across plays, like the run's start_pending
