@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +128,7 @@ class ComposeProject:
         self.cli: str | None = None
         self.override_exists = False
         self.primed: list[dict[str, Any]] | None = None  # the probe's `docker inspect`, for one use
+        self.cancel: threading.Event | None = None  # the running step's "stop now" (ctx.cancel), set per step
 
     # probing -----------------------------------------------------------------
     def probe(self) -> Probe:
@@ -147,7 +149,7 @@ class ComposeProject:
         for key, path in reads.items():
             script.append(f"[ -f {q(path)} ] && echo \"b64 {key} $(base64 < {q(path)} | tr -d '\\n')\"")
         script.append("true")
-        result = self.host.run("\n".join(script), timeout=PROBE_TIMEOUT)
+        result = self.host.run("\n".join(script), timeout=PROBE_TIMEOUT, cancel=self.cancel)
         return self._parse_probe(result)
 
     def _detect_script(self) -> str:
@@ -223,7 +225,7 @@ class ComposeProject:
     def run(self, command: str, what: str, timeout: float | None = None) -> CommandResult:
         """Run a command; a non-zero exit is a TargetError naming what failed and Compose's own words."""
         self.primed = None  # anything may have changed the containers
-        result = self.host.run(command, timeout=timeout)
+        result = self.host.run(command, timeout=timeout, cancel=self.cancel)
         if not result.ok:
             detail = _tail(result.stderr or result.stdout) or f"exit status {result.rc}"
             raise TargetError(f"target {self.settings.target!r}: {what} failed: {detail}")
@@ -257,7 +259,8 @@ class ComposeProject:
         """Pull the image unless the engine has it already; True when it was pulled."""
         q = shlex.quote(image)
         result = self.host.run(
-            f"docker image inspect {q} >/dev/null 2>&1 && echo present || docker pull -q {q}", timeout=timeout
+            f"docker image inspect {q} >/dev/null 2>&1 && echo present || docker pull -q {q}", timeout=timeout,
+            cancel=self.cancel,
         )
         if not result.ok:
             detail = _tail(result.stderr or result.stdout)

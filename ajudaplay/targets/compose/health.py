@@ -85,7 +85,7 @@ def _wait_url(project: ComposeProject, ctx: StepContext, url: str, deadline: flo
         f"else wget -q -T 5 -O /dev/null {q}; fi"
     )
     while True:
-        result = project.host.run(cmd, timeout=15)
+        result = project.host.run(cmd, timeout=15, cancel=ctx.cancel)
         if result.ok:
             return
         if ctx.cancelled():

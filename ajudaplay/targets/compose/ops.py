@@ -121,7 +121,7 @@ def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] |
         return Result(skipped=True, msg=f"check mode: would run in {svc.name}: {shown}")
     cmd = sess.project.compose_cmd("exec", "-T", svc.compose, *argv)
     sess.project.primed = None  # the command may change the containers
-    result = sess.project.host.run(cmd, timeout=ctx.timeout)
+    result = sess.project.host.run(cmd, timeout=ctx.timeout, cancel=ctx.cancel)
     data = {"rc": result.rc, "stdout": result.stdout, "stderr": result.stderr, "cmd": shown}
     if not result.ok:
         detail = (result.stderr or result.stdout).strip()[-500:]

@@ -59,10 +59,12 @@ class ComposeTarget(HostTarget):
         super().acquire_lock(holder, ttl, wait)
 
     # session -------------------------------------------------------------------
-    def session(self) -> Session:
-        """The probed project (one round trip on first use)."""
+    def session(self, ctx: StepContext | None = None) -> Session:
+        """The probed project (one round trip on first use); its commands obey `ctx.cancel`."""
+        project = self._session.project if self._session is not None else ComposeProject(self.host(), self.settings)
+        project.cancel = ctx.cancel if ctx is not None else None
         if self._session is None:
-            self._session = Session.open(ComposeProject(self.host(), self.settings))
+            self._session = Session.open(project)
         return self._session
 
     def services(self) -> list[str]:
@@ -71,46 +73,46 @@ class ComposeTarget(HostTarget):
     # service actions -------------------------------------------------------------
     def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
         svc = self.settings.service(service)
-        return rollout.deploy(self.session(), ctx, svc, image, atomic, health_url)
+        return rollout.deploy(self.session(ctx), ctx, svc, image, atomic, health_url)
 
     def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
         svc = self.settings.service(service)
-        return rollout.rollback(self.session(), ctx, svc, to_revision)
+        return rollout.rollback(self.session(ctx), ctx, svc, to_revision)
 
     def history(self, ctx: StepContext, service: str) -> Result:
         svc = self.settings.service(service)
-        return rollout.history(self.session(), svc)
+        return rollout.history(self.session(ctx), svc)
 
     def scale(
         self, ctx: StepContext, service: str, replicas: int | None,
         min_replicas: int | None, max_replicas: int | None,
     ) -> Result:
         svc = self.settings.service(service)
-        return ops.scale(self.session(), ctx, svc, replicas, min_replicas, max_replicas)
+        return ops.scale(self.session(ctx), ctx, svc, replicas, min_replicas, max_replicas)
 
     def restart(self, ctx: StepContext, service: str) -> Result:
         svc = self.settings.service(service)
-        return ops.restart(self.session(), ctx, svc)
+        return ops.restart(self.session(ctx), ctx, svc)
 
     def status(self, ctx: StepContext, service: str) -> Result:
         svc = self.settings.service(service)
-        return ops.status(self.session(), ctx, svc)
+        return ops.status(self.session(ctx), ctx, svc)
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
         svc = self.settings.service(service)
-        return filesets.config(self.session(), ctx, svc, files, restart)
+        return filesets.config(self.session(ctx), ctx, svc, files, restart)
 
     def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
         svc = self.settings.service(service)
-        return filesets.secret(self.session(), ctx, svc, values, restart)
+        return filesets.secret(self.session(ctx), ctx, svc, values, restart)
 
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
-        return filesets.certificate(self.session(), ctx, request)
+        return filesets.certificate(self.session(ctx), ctx, request)
 
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
         svc = self.settings.service(service)
-        return ops.logs(self.session(), ctx, svc, tail, grep)
+        return ops.logs(self.session(ctx), ctx, svc, tail, grep)
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
         svc = self.settings.service(service)
-        return ops.exec_(self.session(), ctx, svc, command)
+        return ops.exec_(self.session(ctx), ctx, svc, command)
