@@ -102,7 +102,7 @@ def _run(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, 
             raise TemplateError(f"loop must be a list, got {type(items).__name__}", task.mark)
         results: list[Result] = []
         for item in items:
-            if rc.interrupted.is_set():
+            if rc.interrupted.is_set() or ts.stopped:
                 break
             item_vars = {**variables, task.loop_var: item}
             if not _when(rc, conditions, item_vars):
@@ -146,7 +146,7 @@ def _attempts(rc: RunContext, play: Play, task: Task, ts: TargetState, variables
             done = not result.failed and rc.templar.truth(task.until, {**judged, "result": registered}, task.mark)
         else:
             done = not result.failed
-        if done or attempts > retries or rc.interrupted.is_set():
+        if done or attempts > retries or rc.interrupted.is_set() or ts.stopped:  # stopped: still running
             break
         rc.message(ts.name, f"{task.name}: retrying ({attempts}/{retries}) in {task.delay:g}s", "info")
         if rc.interrupted.wait(task.delay):
