@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 PLACEHOLDER = "********"
+MIN_LINE = 8  # lines of a multi-line secret masked on their own from this length
 
 
 class Redactor:
@@ -20,10 +21,16 @@ class Redactor:
             self.add(value)
 
     def add(self, value: Any) -> None:
+        """Mask `value` from now on; a multi-line value (a PEM key) also line by line, so
+        printing part of it (`head -3 key.pem`) masks what is printed."""
         text = str(value)
-        if len(text) >= 3 and text not in self._secrets:  # shorter values would mask noise
-            self._secrets.append(text)
-            self._secrets.sort(key=len, reverse=True)  # longest first: no partial leaks
+        found = [text] if len(text) >= 3 else []  # shorter values would mask noise
+        if "\n" in text:
+            found += [line.strip() for line in text.splitlines()
+                      if len(line.strip()) >= MIN_LINE and not line.startswith("-----")]
+        new = [v for v in dict.fromkeys(found) if v not in self._secrets]
+        if new:  # rebind, never mutate: another thread may be masking with the old list
+            self._secrets = sorted([*self._secrets, *new], key=len, reverse=True)  # longest first
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

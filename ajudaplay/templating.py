@@ -28,9 +28,62 @@ _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.D
 _NAME_IN_UNDEFINED = re.compile(r"^'(?P<name>[^']+)' is undefined")
 
 
+class Data(str):
+    """Text that is data, never a template: what a target, a file or a registered result returned,
+    and the output of every render (Ansible's AnsibleUnsafe).
+
+    `render` returns it unchanged and `evaluate` refuses it, so command output
+    holding `{{ secret }}` or a Go/Helm `{{ .Values.x }}` arrives literally and
+    a value is rendered at most once, whatever path it takes through the run.
+    """
+
+    __slots__ = ()
+
+
+def as_data(value: Any) -> Any:
+    """`value` with every string inside it (dict values, list items) marked as Data."""
+    _teach_yaml()
+    return _marked(value)
+
+
+def _marked(value: Any) -> Any:
+    if isinstance(value, Data):
+        return value
+    if isinstance(value, str):
+        return Data(value)
+    if isinstance(value, dict):
+        return {k: _marked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_marked(v) for v in value]
+    return value
+
+
+def _teach_yaml() -> None:
+    """Let PyYAML's dumpers write Data as the plain string it is (compose files, `to_yaml`)."""
+    import yaml
+
+    for dumper in (yaml.SafeDumper, yaml.Dumper, getattr(yaml, "CSafeDumper", None), getattr(yaml, "CDumper", None)):
+        if dumper is not None and Data not in dumper.yaml_representers:
+            dumper.add_representer(Data, yaml.representer.SafeRepresenter.represent_str)
+
+
 def is_template(value: Any) -> bool:
-    """True when a string contains Jinja2 markup and needs rendering."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+    """True when a string (not Data) contains Jinja2 markup and needs rendering."""
+    return (
+        isinstance(value, str)
+        and not isinstance(value, Data)
+        and ("{{" in value or "{%" in value or "{#" in value)
+    )
+
+
+def refuse_data(expr: Any, what: str, mark: Mark | None = None) -> None:
+    """An expression must be playbook text: one that came out of a template is data, not code."""
+    if isinstance(expr, Data):
+        raise TemplateError(
+            f"{what} was produced by a template, so it is data and is not evaluated as an expression",
+            mark,
+            "write the expression bare, without {{ }}: `result.stdout == 'ok'`, not `\"{{ result.stdout }} == 'ok'\"`",
+        )
 
 
 def _to_bool(value: Any) -> bool:
@@ -151,6 +204,7 @@ class Templar:
         self._env: ImmutableSandboxedEnvironment | None = None
         self._templates: dict[str, Template] = {}
         self._expressions: dict[str, Any] = {}
+        self._references: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     # environment ---------------------------------------------------------
@@ -186,7 +240,10 @@ class Templar:
 
     # public API ----------------------------------------------------------
     def render(self, value: Any, variables: Mapping[str, Any], mark: Mark | None = None) -> Any:
-        """Render every template string inside `value` (dicts and lists recursively)."""
+        """Render every template string inside `value` (dicts and lists recursively), once.
+
+        What a template produces is Data: rendering it again returns it unchanged.
+        """
         if isinstance(value, str):
             return self.render_str(value, variables, mark)
         if isinstance(value, dict):
@@ -201,9 +258,9 @@ class Templar:
             return text
         single = _SINGLE_EXPR.match(text)
         if single is not None and "{%" not in text:
-            return self._eval(single.group("expr").strip(), variables, mark, text)
+            return as_data(self._eval(single.group("expr").strip(), variables, mark, text))
         try:
-            return self._template(text).render(dict(variables))
+            return as_data(self._template(text).render(dict(variables)))
         except Exception as exc:  # translated at the boundary
             raise self._translate(exc, text, mark) from exc
 
@@ -211,6 +268,7 @@ class Templar:
         """Evaluate a bare expression (`when`, `until`, ...); booleans pass through."""
         if expr is None or isinstance(expr, (bool, int, float)):
             return expr
+        refuse_data(expr, "the expression", mark)
         text = str(expr).strip()
         single = _SINGLE_EXPR.match(text)
         if single is not None:  # tolerate `when: "{{ x }}"` like Ansible does
@@ -237,6 +295,28 @@ class Templar:
             except Exception as exc:
                 raise self._translate(exc, source, mark) from exc
         return value
+
+    def references(self, value: Any) -> set[str]:
+        """Every variable name the templates inside `value` read (guarded or not): the
+        dependencies of a vars entry. Unparsable text reads nothing here; rendering reports it."""
+        if isinstance(value, dict):
+            return {n for v in value.values() for n in self.references(v)}
+        if isinstance(value, list):
+            return {n for v in value for n in self.references(v)}
+        if not is_template(value):
+            return set()
+        with self._lock:
+            found = self._references.get(value)
+        if found is None:
+            from jinja2 import TemplateSyntaxError, meta
+
+            try:
+                found = frozenset(meta.find_undeclared_variables(self.env.parse(value)))
+            except TemplateSyntaxError:
+                found = frozenset()
+            with self._lock:
+                self._references[value] = found
+        return set(found)
 
     # static analysis (preflight) -------------------------------------------
     def analyse(self, text: str, expression: bool = False) -> tuple[set[str], list[str]]:

@@ -24,6 +24,10 @@ class ActionContext:
     step: StepContext
     vars: Mapping[str, Any]
     render: Callable[[Any], Any]  # renders templates in a value with this target's variables
+    # Masks a value in every output from now on (the run's Redactor): an action calls it
+    # for each secret it is given or reads (secret values, env files, private keys)
+    # before anything can print it. The engine passes the run's; the default masks nothing.
+    add_secret: Callable[[Any], None] = field(default=lambda value: None)
 
 
 ActionFn = Callable[[ActionContext, Any], "Result"]

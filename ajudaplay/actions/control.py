@@ -2,7 +2,8 @@
 
 They never touch a target (`controller=True`), so a play made only of them
 neither connects nor locks. Arguments arrive already rendered by the engine;
-`assert` evaluates its bare expressions through `ctx.render`.
+`assert` evaluates its bare expressions through `ctx.render`, and refuses one
+that a template produced (it is data: see templating.Data).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
 from ajudaplay.targets.base import Result
+from ajudaplay.templating import refuse_data
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext
@@ -42,6 +44,7 @@ def run_debug(ctx: ActionContext, args: Any) -> Result:
     """`debug: {msg: ...}` prints the message; `debug: {var: name}` prints a variable."""
     a = _mapping(args, "msg")
     if "var" in a:
+        refuse_data(a["var"], "debug.var")  # `var: "{{ x }}"` would evaluate x's value as code
         name = str(a["var"])
         value = ctx.render("{{ " + name + " }}")
         return Result(show=True, msg=f"{name}: {value!r}" if not isinstance(value, str) else f"{name}: {value}",
@@ -55,7 +58,8 @@ def run_assert(ctx: ActionContext, args: Any) -> Result:
     a = _mapping(args, "that")
     that = a.get("that", [])
     conditions = that if isinstance(that, list) else [that]
-    for expr in conditions:
+    for index, expr in enumerate(conditions):
+        refuse_data(expr, f"assert.that[{index}]")  # already rendered: evaluating it would run data
         ok = expr if isinstance(expr, bool) else _truthy(ctx.render("{{ (" + str(expr) + ") }}"))
         if not ok:
             message = a.get("fail_msg") or a.get("msg") or f"assertion failed: {expr}"

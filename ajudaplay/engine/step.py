@@ -21,6 +21,7 @@ from ajudaplay.engine.prepare import prepare_target
 from ajudaplay.engine.variables import step_vars
 from ajudaplay.errors import Interrupted, LockHeld, Mark, TargetError, TargetUnreachable, TemplateError
 from ajudaplay.targets.base import Result, StepContext
+from ajudaplay.templating import as_data
 
 if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
@@ -192,6 +193,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         step=step,
         vars=variables,
         render=lambda value: rc.templar.render(value, variables, task.mark),
+        add_secret=rc.bus.redactor.add,
     )
     rc.inflight.enter(ts.name)
     try:
@@ -358,9 +360,9 @@ def _account(rc: RunContext, task: Task, ts: TargetState, outcome: _Outcome) -> 
     if outcome.result.rolled_back:
         counters.rolled_back += 1
     if task.register and status != "unreachable":
-        ts.facts[task.register] = outcome.registered
+        ts.facts[task.register] = as_data(outcome.registered)  # data, never a template
     set_vars = outcome.result.data.get(SET_VARS_KEY)
     if isinstance(set_vars, dict) and not outcome.result.failed:
-        ts.facts.update(set_vars)
+        ts.facts.update(as_data(set_vars))
     if outcome.result.changed and status in ("changed", "ignored"):
         ts.notified.update(task.notify)

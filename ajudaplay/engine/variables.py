@@ -3,14 +3,17 @@
 Precedence, lowest first (documented in docs/user-guide.md):
 inventory < group < target (from `vars_for`) < play vars < block/task vars
 < registered and `set_vars` values < extra vars (-e) < the loop variable.
-Play and task vars may themselves be templates; they are rendered in order,
-against the layers below them, when a step needs them.
+Play and task vars may themselves be templates; each is rendered once, in
+dependency order, against the layers below them, when a step needs them.
+Inventory values, registered results, `set_vars` values and extra vars are
+never rendered: they are data (see templating.Data).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ajudaplay.errors import TemplateError
 from ajudaplay.templating import is_template
 
 if TYPE_CHECKING:
@@ -39,15 +42,38 @@ JINJA_GLOBALS = ("range", "lipsum", "dict", "cycler", "joiner", "namespace", "tr
 def render_layer(
     templar: Templar, layer: Mapping[str, Any], context: dict[str, Any], mark: Mark | None
 ) -> None:
-    """Render `layer`'s values against `context` and add them to it, in order."""
-    pending = dict(layer)
-    context.update(pending)  # raw values first: later keys may reference earlier ones
-    for _ in range(3):  # values referencing other templated values settle in a few passes
-        if not any(is_template_value(v) for v in pending.values()):
+    """Render each of `layer`'s values exactly once and add them to `context`.
+
+    An entry may read other entries of the same layer (rendered first, in
+    dependency order) and anything already in `context` (the layers below);
+    an entry that reads its own name gets the layer below's value. What comes
+    out is data (templating.Data): nothing is rendered a second time, so
+    registered output holding `{{ ... }}` is never evaluated. A cycle between
+    entries is an error naming it.
+    """
+    done: set[str] = set()
+    path: list[str] = []
+
+    def resolve(key: str) -> None:
+        if key in done:
             return
-        for key, value in pending.items():
-            context[key] = templar.render(value, context, mark)
-        pending = {k: context[k] for k in pending}
+        if key in path:
+            cycle = " -> ".join([*path[path.index(key):], key])
+            raise TemplateError(
+                f"vars reference each other in a cycle: {cycle}",
+                mark,
+                "one of them must get its value without reading the others",
+            )
+        path.append(key)
+        value = layer[key]
+        for name in sorted(templar.references(value) & set(layer) - {key}):
+            resolve(name)
+        context[key] = templar.render(value, context, mark)
+        path.pop()
+        done.add(key)
+
+    for key in layer:
+        resolve(key)
 
 
 def is_template_value(value: Any) -> bool:
