@@ -149,6 +149,8 @@ class Runner:
                 renewer.stop()
             self._release_all()
             restore()
+            if outcome == "success" and rc.interrupted.is_set():  # a signal while the run was ending
+                outcome, message = "interrupted", "interrupted by a signal"
             exit_code, outcome, message = self._verdict(outcome, message)
             stats = {name: ts.counters.freeze() for name, ts in rc.targets.items()}
             rc.bus.emit(RunFinished(rc.run_id, outcome, int(exit_code), time.time(), stats, message))
@@ -311,5 +313,7 @@ def _install_signals(rc: RunContext) -> Callable[[], None]:
         for sig, old in previous.items():
             signal.signal(sig, old)
         stopped[0] = True
+        if received[0] and not rc.interrupted.is_set():  # counted, not yet seen by the watcher
+            rc.interrupt()
 
     return restore
