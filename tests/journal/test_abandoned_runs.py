@@ -12,7 +12,6 @@ from pathlib import Path
 from ajudaplay.engine.events import RunStarted, TaskStarted
 from ajudaplay.journal import Journal
 from ajudaplay.journal.schema import MIGRATIONS
-from ajudaplay.owner import ProcessOwner
 
 
 def _dead_pid() -> int:
@@ -48,6 +47,8 @@ def test_a_run_of_a_live_process_stays_running(tmp_path: Path) -> None:
 
 def test_a_run_whose_process_on_this_machine_is_gone_is_abandoned_at_once(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
+    from ajudaplay.owner import ProcessOwner
+
     _start(path, "dead0001")
     here = ProcessOwner.current()
     _set(path, "dead0001", owner=json.dumps({**here.to_json(), "pid": _dead_pid(), "started": ""}))
