@@ -51,13 +51,16 @@ def _resolve(inventory: Inventory, term: str, pattern: str, mark: Mark | None, p
     context = f" in pattern {pattern!r}" if pattern != term else ""
     if _GLOB.search(term):
         found: set[str] = set()
+        matched = False  # a glob that matches only an empty group is no typo, like that group's name
         for name in inventory.targets:
             if fnmatch.fnmatchcase(name, term):
                 found.add(name)
+                matched = True
         for name in inventory.groups:
             if fnmatch.fnmatchcase(name, term):
                 found |= group_targets(inventory, name)
-        if not found:
+                matched = True
+        if not matched:
             problems.append(Diagnostic(mark, f"{term!r}{context} matches no target or group", _known(known)))
         return found
     hint = did_you_mean(term, known)
