@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ajudaplay.actions.service import given_secrets
 from ajudaplay.engine.bus import EventBus
 from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
 from ajudaplay.engine.inflight import STOP_GRACE
@@ -81,6 +82,8 @@ class Runner:
         for name in self.options.secret_extra_vars:
             if name in self.options.extra_vars:
                 redactor.add(self.options.extra_vars[name])
+        for value in given_secrets(playbook, inventory, self.options.extra_vars):
+            redactor.add(value)  # what `secret`/`certificate` tasks will be given: masked from the start
         user = self.options.user or _login()
         self.rc = RunContext(
             run_id=run_id or new_run_id(),
