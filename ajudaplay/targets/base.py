@@ -140,7 +140,11 @@ class Target:
         """Take the environment lock, waiting up to `wait` s; raises LockHeld."""
 
     def renew_lock(self) -> None:
-        """Extend the lock this run holds; the engine calls it every ttl/3 while the run lasts."""
+        """Extend the lock this run holds; the engine calls it every ttl/3 while the run lasts.
+
+        Raises LockLost when the lock is not this run's any more; any other
+        error is taken as transient and retried until the renew deadline.
+        """
 
     def release_lock(self) -> None:
         """Release the lock if this process holds it; never raises for a missing lock."""

@@ -72,7 +72,7 @@ class HostTarget(Target):
         self._host_lock().acquire(holder, ttl, wait)
 
     def renew_lock(self) -> None:
-        """Extend this run's lock; raises LockHeld if it expired and another run took it."""
+        """Extend this run's lock; raises LockLost if it is not this run's any more (taken over, removed)."""
         if self._lock is not None:
             self._lock.renew()
 
