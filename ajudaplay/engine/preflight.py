@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from ajudaplay.engine.variables import JINJA_GLOBALS, MAGIC_VARS
-from ajudaplay.errors import Diagnostic, InvalidInput, Mark
+from ajudaplay.engine.variables import JINJA_GLOBALS, MAGIC_VARS, dependency_order
+from ajudaplay.errors import Diagnostic, InvalidInput, Mark, TemplateError
 from ajudaplay.templating import is_template
 
 if TYPE_CHECKING:
@@ -203,6 +203,11 @@ def check_templates(playbook: Playbook, templar: Templar, known: set[str] | None
             diagnostics += _check_value(templar, value, play_known, play.mark, f"vars.{key}")
         for task in _walk([*play.tasks, *play.handlers]):
             diagnostics += _check_task(templar, task, play_known)
+        for layer, mark in [(play.vars, play.mark), *((t.vars, t.mark) for t in _walk([*play.tasks, *play.handlers]))]:
+            try:
+                dependency_order(templar, layer, mark)  # a cycle between vars entries
+            except TemplateError as exc:
+                diagnostics.append(exc.diagnostic)
     return diagnostics
 
 
@@ -228,7 +233,10 @@ def _check_task(templar: Templar, task: Task, known: set[str] | None) -> list[Di
                 found += _check_value(templar, value, known, mark, f"{task.action}.{key}")
                 if task.action == "assert" and key == "that":
                     for expr in value if isinstance(value, list) else [value]:
-                        if isinstance(expr, str):
+                        if is_template(expr):  # rendered first, it would be data, never evaluated
+                            found.append(Diagnostic(mark, "assert.that: write the expression bare, without {{ }}",
+                                                    "e.g. `that: result.stdout == 'ok'`; what a template produces is data"))
+                        elif isinstance(expr, str):
                             found += _check_text(templar, expr, True, known, mark, "assert.that")
         else:
             mark = next(iter(task.arg_marks.values()), task.mark)

@@ -48,14 +48,22 @@ def render_layer(
     dependency order) and anything already in `context` (the layers below);
     an entry that reads its own name gets the layer below's value. What comes
     out is data (templating.Data): nothing is rendered a second time, so
-    registered output holding `{{ ... }}` is never evaluated. A cycle between
-    entries is an error naming it.
+    registered output holding `{{ ... }}` is never evaluated.
     """
-    done: set[str] = set()
+    for key in dependency_order(templar, layer, mark):
+        context[key] = templar.render(layer[key], context, mark)
+
+
+def dependency_order(templar: Templar, layer: Mapping[str, Any], mark: Mark | None) -> list[str]:
+    """`layer`'s keys, each after the entries of the same layer it reads; a cycle is a TemplateError.
+
+    Static (no values needed), so preflight reports a cycle before anything runs.
+    """
+    order: list[str] = []
     path: list[str] = []
 
-    def resolve(key: str) -> None:
-        if key in done:
+    def visit(key: str) -> None:
+        if key in order:
             return
         if key in path:
             cycle = " -> ".join([*path[path.index(key):], key])
@@ -65,15 +73,14 @@ def render_layer(
                 "one of them must get its value without reading the others",
             )
         path.append(key)
-        value = layer[key]
-        for name in sorted(templar.references(value) & set(layer) - {key}):
-            resolve(name)
-        context[key] = templar.render(value, context, mark)
+        for name in sorted(templar.references(layer[key]) & set(layer) - {key}):
+            visit(name)
         path.pop()
-        done.add(key)
+        order.append(key)
 
     for key in layer:
-        resolve(key)
+        visit(key)
+    return order
 
 
 def is_template_value(value: Any) -> bool:

@@ -116,23 +116,56 @@ def test_registered_command_output_arrives_literally_everywhere(project: Path) -
     assert "********" not in done.stdout  # nothing was substituted (and then masked)
 
 
-def test_assert_refuses_an_expression_that_a_template_produced(project: Path) -> None:
+def test_assert_with_a_templated_expression_is_refused_before_anything_runs(project: Path) -> None:
     (project / "play.yml").write_text(
         "- hosts: all\n  tasks:\n"
         "    - {name: read, shell: \"cat {{ playbook_dir }}/payload.txt\", register: out}\n"
         "    - name: bad assert\n"
         "      assert: {that: \"'{{ out.stdout_lines[0] }}' != ''\"}\n"
-        "      ignore_errors: true\n"
+    )
+    for command in (["validate"], ["run", "--no-journal"]):
+        done = _cli(project, *command, "play.yml", "-i", "inv.yml")
+        out = done.stdout + done.stderr
+        assert done.returncode == 3, out
+        assert "play.yml:5:22: assert.that: write the expression bare, without {{ }}" in out, out
+    assert not (project / "web.lock").exists()
+
+
+def test_a_bare_assert_over_registered_data_compares_it_literally(project: Path) -> None:
+    (project / "play.yml").write_text(
+        "- hosts: all\n  tasks:\n"
+        "    - {name: read, shell: \"cat {{ playbook_dir }}/payload.txt\", register: out}\n"
         "    - name: good assert\n"
-        "      assert: {that: \"out.stdout_lines[0] == '{' ~ '{ secret_var }}'\"}\n"
+        "      assert: {that: [\"out.stdout_lines[0] == '{' ~ '{ secret_var }}'\", \"'.Values' in out.stdout\"]}\n"
     )
     done = _cli(project, "run", "play.yml", "-i", "inv.yml", "--output", "json", "--no-journal")
-    results = _results(done.stdout)
-    bad = results["bad assert"][0]
-    assert bad["status"] == "ignored" and "is data and is not evaluated" in bad["msg"], bad
-    assert results["good assert"][0]["status"] == "ok", results["good assert"]
-    assert SECRET not in done.stdout + done.stderr
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert _results(done.stdout)["good assert"][0]["status"] == "ok"
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_refused_expression_that_reaches_the_action_fails_the_step() -> None:
+    """Defence in depth: `assert` and `debug var` refuse Data even if preflight was skipped."""
+    from ajudaplay.actions.base import ActionContext
+    from ajudaplay.actions.control import run_assert, run_debug
+    from ajudaplay.templating import Templar, as_data
+
+    templar = Templar()
+    ctx = ActionContext(target=None, step=None, vars={}, render=lambda v: templar.render(v, {}))  # type: ignore[arg-type]
+    for run, args, what in ((run_assert, {"that": as_data("1 == 1")}, "assert.that[0]"),
+                            (run_debug, {"var": as_data("x")}, "debug.var")):
+        with pytest.raises(Exception) as caught:
+            run(ctx, args)
+        assert f"{what} was produced by a template, so it is data" in str(caught.value)
+
+
+def test_a_var_cycle_is_refused_by_validate_too(project: Path) -> None:
+    (project / "play.yml").write_text(
+        "- hosts: all\n  vars: {a: \"{{ b }}\", b: \"x{{ a }}\"}\n"
+        "  tasks:\n    - {name: show, debug: {msg: \"{{ a }}\"}}\n"
+    )
+    done = _cli(project, "validate", "play.yml")
+    assert done.returncode == 3 and "vars reference each other in a cycle: a -> b -> a" in done.stdout + done.stderr
 
 
 def test_a_play_var_may_read_a_later_one_each_rendered_once(h: Harness) -> None:
@@ -156,15 +189,16 @@ def test_a_play_var_may_read_a_later_one_each_rendered_once(h: Harness) -> None:
     assert result.result.msg == "http://api/health {{ not rendered }} /srv/app"
 
 
-def test_a_cycle_between_vars_is_a_clear_error(h: Harness) -> None:
-    summary = h.run(
-        "- hosts: all\n  vars: {a: \"{{ b }}\", b: \"x{{ c }}\", c: \"{{ a }}\"}\n"
-        "  tasks:\n    - {name: show, debug: {msg: \"{{ a }}\"}}\n",
-        fakes(1),
-    )
-    (result,) = h.collector.results("show")
-    assert summary.exit_code != 0 and result.status == "failed"
-    assert "vars reference each other in a cycle: a -> b -> c -> a" in result.error, result.error
+def test_a_cycle_between_vars_is_a_clear_error() -> None:
+    from ajudaplay.engine.variables import render_layer
+    from ajudaplay.errors import Mark, TemplateError
+    from ajudaplay.templating import Templar
+
+    context: dict[str, Any] = {}
+    with pytest.raises(TemplateError) as caught:
+        render_layer(Templar(), {"a": "{{ b }}", "b": "x{{ c }}", "c": "{{ a }}"}, context, Mark("p.yml", 2, 3))
+    assert str(caught.value).startswith("p.yml:2:3: vars reference each other in a cycle: a -> b -> c -> a")
+    assert context == {}  # nothing half-rendered
 
 
 def test_output_naming_a_secret_is_never_substituted(project: Path) -> None:
