@@ -347,11 +347,15 @@ def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], N
 
 def cmd_validate(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
     """`ajudaplay validate`: each file's checks, then (with `-i`) every check `run` makes first."""
-    from ajudaplay.engine.preflight import validate
+    from ajudaplay.engine.preflight import Validation, validate
     from ajudaplay.inventory.loader import resolve_inventory_arg
 
-    inventory = resolve_inventory_arg(args.inventory, Path.cwd()) if args.inventory else None
-    found = validate(list(args.paths), registry_factory(), inventory, _options(args, _extra_vars(args), None))
+    try:
+        options = _options(args, _extra_vars(args), None)  # the command line first, as `run` reads it
+        inventory = resolve_inventory_arg(args.inventory, Path.cwd()) if args.inventory else None
+        found = validate(list(args.paths), registry_factory(), inventory, options)
+    except InvalidInput as exc:  # the command line itself (-e, -i): JSON consumers still get the verdict
+        found = Validation(exc.diagnostics, ())
     if args.output == "json":
         from ajudaplay.report.jsonl import validate_records
 
