@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 
 from ajudaplay.exitcodes import ExitCode
 from tests.cli.conftest import ROOT, Project, events
@@ -106,7 +107,6 @@ def test_validate_and_run_refuse_alike_and_run_touches_nothing(project: Project,
 
 
 def test_junit_report_of_an_invalid_run_is_schema_valid(project: Project) -> None:
-    xmlschema = pytest.importorskip("xmlschema")
     _setup(project, CASES / "service_from_extra_vars.yml")
     ran = project.run("run", "service_from_extra_vars.yml", "-i", "test", "-e", "service=nope", "--junit", "out/j.xml")
     assert ran.returncode == ExitCode.INVALID_INPUT
