@@ -27,6 +27,23 @@ def test_revisions_follow_kubectl_numbering() -> None:
     assert again.history("api") == store.history("api")
 
 
+def test_intent_is_pending_until_committed_or_aborted() -> None:
+    store = RevisionStore()
+    store.record("api", "a:1", "run", "me", "deploy")
+    failed = store.begin("api", "a:2", "r2", "me", "deploy")
+    assert store.pending("api") is failed and store.current("api").image == "a:1"  # type: ignore[union-attr]
+    store.abort(failed, "up failed")
+    assert store.pending("api") is None and [r.image for r in store.history("api")] == ["a:1"]
+    ok = store.commit("api", store.begin("api", "a:3", "r3", "me", "deploy"))
+    assert (ok.revision, ok.status) == (3, "committed")
+    assert [r.revision for r in store.entries("api")] == [1, 3]  # the aborted attempt goes with the next commit
+    same = store.commit("api", store.begin("api", "a:3", "r4", "me", "deploy"))
+    assert same is ok and [r.revision for r in store.entries("api")] == [1, 3]  # same image: same revision
+    old = RevisionStore.parse(b'{"version": 1, "services": {"api": [{"revision": 1, "image": "a:1", '
+                              b'"time": "t", "run_id": "r", "user": "u", "cause": "deploy"}]}}', "t")
+    assert old.current("api").status == "committed"  # type: ignore[union-attr]
+
+
 def test_corrupt_revisions_file_is_a_clear_error() -> None:
     with pytest.raises(TargetError, match="revision history is corrupt"):
         RevisionStore.parse(b"{not json", "target 'x'")

@@ -5,6 +5,7 @@
     state     override file and revision history kept on the host
     session   the probed project for one run
     health    waiting until a service is running and healthy
+    reconcile the record made to agree with what runs, before a service's first action
     rollout   deploy / rollback / history
     ops       scale / restart / status / logs / exec
     files     config / secret / certificate

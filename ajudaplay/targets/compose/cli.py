@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ajudaplay.hosts.base import CommandResult, HostConnection
 
 PROBE_TIMEOUT = 30.0
+LIVE_STATES = ("running", "restarting", "paused")
 # Where the docker CLI looks for the Compose v2 plugin (besides ~/.docker/cli-plugins).
 PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
@@ -54,6 +55,12 @@ class Container:
     restarts: int
     started_at: str
     number: int
+    config_hash: str = ""  # com.docker.compose.config-hash: what Compose recreates on
+
+    @property
+    def live(self) -> bool:
+        """A replica: running (or restarting, paused). Created and exited containers are leftovers."""
+        return self.status in LIVE_STATES
 
     @classmethod
     def from_inspect(cls, doc: dict[str, Any]) -> Container:
@@ -76,6 +83,7 @@ class Container:
             restarts=int(doc.get("RestartCount") or 0),
             started_at=str(state.get("StartedAt", "")),
             number=number,
+            config_hash=str(labels.get("com.docker.compose.config-hash", "")),
         )
 
     def as_data(self) -> dict[str, Any]:
@@ -128,6 +136,7 @@ class ComposeProject:
         self.cli: str | None = None
         self.override_exists = False
         self.primed: list[dict[str, Any]] | None = None  # the probe's `docker inspect`, for one use
+        self.primed_for: str | None = None  # the service `primed` lists; None: the whole project
         self.cancel: threading.Event | None = None  # the running step's "stop now" (ctx.cancel), set per step
 
     # probing -----------------------------------------------------------------
@@ -224,7 +233,7 @@ class ComposeProject:
 
     def run(self, command: str, what: str, timeout: float | None = None) -> CommandResult:
         """Run a command; a non-zero exit is a TargetError naming what failed and Compose's own words."""
-        self.primed = None  # anything may have changed the containers
+        self.primed = self.primed_for = None  # anything may have changed the containers
         result = self.host.run(command, timeout=timeout, cancel=self.cancel)
         if not result.ok:
             detail = _tail(result.stderr or result.stdout) or f"exit status {result.rc}"
@@ -234,17 +243,24 @@ class ComposeProject:
     def compose(self, *args: str, what: str, timeout: float | None = None) -> CommandResult:
         return self.run(self.compose_cmd(*args), what, timeout)
 
-    def containers(self, compose_service: str) -> list[Container]:
-        """Every (non one-off) container of the service, ordered by container number."""
+    def containers(self, compose_service: str, keep: bool = False) -> list[Container]:
+        """Every (non one-off) container of the service, ordered by container number.
+
+        `keep`: the next call may use this listing again if no command runs in
+        between (the record check and the action share one round trip).
+        """
         s = self.settings
-        primed, self.primed = self.primed, None
-        if primed is not None:  # the probe's listing, used once: nothing ran in between
+        primed, primed_for, self.primed, self.primed_for = self.primed, self.primed_for, None, None
+        if primed is not None and primed_for in (None, compose_service):  # nothing ran since: still true
             docs = [d for d in primed if _service_of(d) == compose_service]
         else:
             filters = self._filters(compose_service)
             cmd = f"ids=$(docker ps -aq {filters}) && if [ -n \"$ids\" ]; then docker inspect $ids; else echo '[]'; fi"
             result = self.run(cmd, f"listing containers of service {compose_service!r}", timeout=60)
             docs = _inspect_json(result.stdout, s.target)
+            primed, primed_for = docs, compose_service
+        if keep:
+            self.primed, self.primed_for = primed, primed_for
         found = [Container.from_inspect(d) for d in docs]
         return sorted(found, key=lambda c: (c.number, c.name))
 

@@ -1,6 +1,9 @@
 """scale, restart, status, logs and exec for a Compose service.
 
-Scale uses `up --scale --no-recreate` so healthy containers are kept. Compose
+Scale uses `up --scale --no-recreate` so healthy containers are kept; a scale
+that fails (a fixed host port cannot be shared, a start fails, not healthy)
+removes the containers it created, so the service is back at the replica
+count it had and the next deploy does not trip over leftovers. Compose
 has no autoscaler: min/max replicas are reported as not applicable (a
 warning), never silently dropped, so one playbook serves both modes.
 """
@@ -11,7 +14,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
-from ajudaplay.errors import TargetError
+from ajudaplay.errors import TargetError, TargetUnreachable
 from ajudaplay.targets.base import Change, Result
 from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
 
@@ -35,7 +38,7 @@ def scale(
     """Set the number of containers; autoscaler bounds become a warning."""
     warnings = [AUTOSCALER_NA] if (min_replicas is not None or max_replicas is not None) else []
     containers = sess.project.containers(svc.compose)
-    running = [c for c in containers if c.status == "running"]
+    running = [c for c in containers if c.live]
     data: dict[str, object] = {"service": svc.name, "replicas": len(running)}
     if replicas is None:
         return Result(msg=f"{svc.name}: {len(running)} replica(s); nothing to scale", data=data, warnings=warnings)
@@ -47,16 +50,32 @@ def scale(
         return Result(changed=True, changes=[change], data=data, warnings=warnings,
                       msg=f"would scale {svc.name} from {len(running)} to {replicas}")
     timeout = ctx.timeout or DEFAULT_TIMEOUT
-    sess.project.compose(
-        "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{svc.compose}={replicas}", svc.compose,
-        what=f"scaling service {svc.compose!r} to {replicas}", timeout=timeout,
-    )
+    existing = {c.id for c in containers}
     try:
+        sess.project.compose(
+            "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{svc.compose}={replicas}", svc.compose,
+            what=f"scaling service {svc.compose!r} to {replicas}", timeout=timeout,
+        )
         wait_healthy(sess.project, ctx, svc.compose, None, replicas, svc.health_url, timeout)
-    except HealthFailure as exc:
-        return Result(changed=True, failed=True, changes=[change], data=data, warnings=warnings, msg=str(exc))
+    except TargetError as exc:
+        if ctx.cancelled() or isinstance(exc, TargetUnreachable):
+            raise
+        back = _scale_back(sess, svc, existing)
+        data["replicas"] = back
+        return Result(changed=True, failed=True, changes=[change], data=data, warnings=warnings,
+                      msg=f"{exc}; removed the containers this scale created: {svc.name} is back at {back} replica(s)")
     return Result(changed=True, changes=[change], data=data, warnings=warnings,
                   msg=f"{svc.name} scaled to {replicas}, healthy")
+
+
+def _scale_back(sess: Session, svc: ServiceMap, existing: set[str]) -> int:
+    """Remove the containers a failed scale created; the number of live replicas left."""
+    after = sess.project.containers(svc.compose)
+    created = [c.id for c in after if c.id not in existing]
+    if created:
+        sess.project.run(f"docker rm -f {' '.join(shlex.quote(i) for i in created)}",
+                         f"removing the containers of the failed scale of {svc.compose!r}", timeout=120)
+    return len([c for c in after if c.live and c.id in existing])
 
 
 def restart(sess: Session, ctx: StepContext, svc: ServiceMap, reason: str = "restart") -> Result:
@@ -68,7 +87,8 @@ def restart(sess: Session, ctx: StepContext, svc: ServiceMap, reason: str = "res
     timeout = ctx.timeout or DEFAULT_TIMEOUT
     sess.project.compose("restart", svc.compose, what=f"restarting service {svc.compose!r}", timeout=timeout)
     try:
-        wait_healthy(sess.project, ctx, svc.compose, None, max(1, len(containers)), svc.health_url, timeout)
+        wait_healthy(sess.project, ctx, svc.compose, None, max(1, len([c for c in containers if c.live])),
+                     svc.health_url, timeout)
     except HealthFailure as exc:
         return Result(changed=True, failed=True, changes=[change], msg=str(exc))
     return Result(changed=True, changes=[change], msg=f"{svc.name} restarted, healthy")

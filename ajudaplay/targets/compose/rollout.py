@@ -1,30 +1,42 @@
 """deploy, rollback and history for a Compose service, with revisions kept on the host.
 
-deploy sets the image in ajudaplay's override file, pulls it unless the engine
-has it, `up -d --no-deps` only that service (keeping its replica count) and
-waits until healthy. `atomic` puts the revision that was running back when the
-new containers do not become healthy. rollback re-deploys a recorded revision.
+deploy pulls the image unless the engine has it (a missing image changes
+nothing), writes its intent (a pending revision), sets the image in
+ajudaplay's override, `up -d --no-deps` only that service (keeping its count
+of running replicas) and waits until healthy, then commits the revision.
+`atomic`: any failure after the first write (`up` refused: port taken, bad
+config, a start that fails; or not healthy) puts the previous override and
+containers back and marks the revision aborted, as Kubernetes undoes on any
+error. Not atomic: the override keeps the new image and the failed revision
+is recorded as current (cause "... (failed)"), as a Deployment keeps its new
+template. Interrupted or unreachable: the revision stays pending and the next
+action resolves it from what runs (reconcile.py). rollback re-deploys a
+recorded revision the same way, without undo.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ajudaplay.errors import TargetError
+from ajudaplay.errors import TargetError, TargetUnreachable
 from ajudaplay.targets.base import Change, Result, RevisionChange
 from ajudaplay.targets.compose.cli import Container, normalize_image
 from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
-from ajudaplay.targets.compose.state import Revision
+from ajudaplay.targets.compose.reconcile import config_of
+from ajudaplay.targets.compose.state import ABORTED, PENDING, Revision
 
 if TYPE_CHECKING:
     from ajudaplay.targets.base import StepContext
     from ajudaplay.targets.compose.session import Session
     from ajudaplay.targets.compose.settings import ServiceMap
+    from ajudaplay.targets.compose.state import Override
 
 ADOPTED = "adopted: running before ajudaplay's first deploy"
 
 
 def _at_image(containers: list[Container], image: str) -> bool:
+    """Every container (leftovers included) runs `image`: nothing for `up` to do."""
     return bool(containers) and all(
         normalize_image(c.image) == normalize_image(image) and c.status == "running" for c in containers
     )
@@ -34,33 +46,38 @@ def _images(containers: list[Container]) -> str | None:
     return ", ".join(sorted({c.image for c in containers})) or None
 
 
-def apply_image(
-    sess: Session, ctx: StepContext, svc: ServiceMap, image: str, replicas: int, health_url: str | None
+def replicas_of(containers: list[Container]) -> int:
+    """The replica count to keep: live containers only (created/exited ones are leftovers), at least 1."""
+    return max(1, len([c for c in containers if c.live]))
+
+
+def apply(
+    sess: Session, ctx: StepContext, svc: ServiceMap, override: Override, image: str, replicas: int,
+    health_url: str | None,
 ) -> list[Container]:
-    """Point the override at `image`, `up -d` the one service, wait healthy (HealthFailure if not)."""
+    """Write `override` if it differs, `up -d` the one service, wait until `image` is healthy."""
     timeout = ctx.timeout or DEFAULT_TIMEOUT
-    project = sess.project
-    project.ensure_image(image, timeout)
-    if sess.override.image(svc.compose) != image:
-        sess.save_override(sess.override.with_image(svc.compose, image))
-    project.compose(
+    if override != sess.override:
+        sess.save_override(override)
+    sess.project.compose(
         "up", "-d", "--no-deps", "--scale", f"{svc.compose}={replicas}", svc.compose,
         what=f"starting service {svc.compose!r} at {image}", timeout=timeout,
     )
-    return wait_healthy(project, ctx, svc.compose, image, replicas, health_url or svc.health_url, timeout)
+    return wait_healthy(sess.project, ctx, svc.compose, image, replicas, health_url or svc.health_url, timeout)
 
 
 def _adopt(sess: Session, ctx: StepContext, svc: ServiceMap, containers: list[Container]) -> Revision | None:
     """First deploy by ajudaplay: record what was running as revision 1, so rollback can return to it."""
-    if sess.store.current(svc.compose) is not None or not containers:
+    live = [c for c in containers if c.live]
+    if sess.store.current(svc.compose) is not None or not live:
         return sess.store.current(svc.compose)
-    return sess.store.record(svc.compose, containers[0].image, ctx.run_id, ctx.user, ADOPTED)
+    return sess.store.record(svc.compose, live[0].image, ctx.run_id, ctx.user, ADOPTED, config=config_of(live))
 
 
 def deploy(sess: Session, ctx: StepContext, svc: ServiceMap, image: str, atomic: bool, health_url: str | None) -> Result:
     """Set the service's image and wait until healthy; `ok` when already there."""
     containers = sess.project.containers(svc.compose)
-    replicas = max(1, len(containers))
+    replicas = replicas_of(containers)
     data: dict[str, object] = {"service": svc.name, "image": image, "replicas": replicas}
     if _at_image(containers, image) and sess.override.image(svc.compose) in (None, image):
         sick = [c.name for c in containers if c.health == "unhealthy"]
@@ -72,29 +89,60 @@ def deploy(sess: Session, ctx: StepContext, svc: ServiceMap, image: str, atomic:
         if sick:
             return Result(failed=True, msg=f"{svc.name} runs {image} but is unhealthy: {', '.join(sick)}", data=data)
         return Result(msg=f"{svc.name} already at {image}", data=data)
-    before = _images(containers)
-    change = Change(f"{svc.name} image", before, image)
+    change = Change(f"{svc.name} image", _images(containers), image)
     if ctx.check:
         return Result(changed=True, changes=[change], msg=f"would deploy {image} to {svc.name}", data=data)
     previous = _adopt(sess, ctx, svc, containers)
+    undo_to = previous if atomic and previous is not None and previous.image != image else None
+    return roll(sess, ctx, svc, Roll(image, replicas, health_url, "deploy", change, data, undo_to),
+                f"{svc.name} at {image} (revision {{revision}}), healthy")
+
+
+@dataclass
+class Roll:
+    """One move of a service to an image: what, how many, why, and where to go back on failure."""
+
+    image: str
+    replicas: int
+    health_url: str | None
+    cause: str
+    change: Change
+    data: dict[str, object]
+    undo_to: Revision | None  # atomic: the revision to put back
+
+
+def roll(sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, done: str) -> Result:
+    """Pull, write the intent, apply, then commit it; on failure undo (atomic) or record what was left."""
+    sess.project.ensure_image(move.image, ctx.timeout or DEFAULT_TIMEOUT)  # before any write
+    prior = sess.override
+    before = sess.store.current(svc.compose)
+    intent = sess.store.begin(svc.compose, move.image, ctx.run_id, ctx.user, move.cause)
+    sess.save_revisions()  # the intent is on the host before anything changes
     try:
-        apply_image(sess, ctx, svc, image, replicas, health_url)
-    except HealthFailure as exc:
-        if atomic and previous is not None and previous.image != image:
-            return _undo(sess, ctx, svc, image, previous, replicas, str(exc), change, data)
-        new = sess.store.record(svc.compose, image, ctx.run_id, ctx.user, "deploy (not healthy)")
+        running = apply(sess, ctx, svc, prior.with_image(svc.compose, move.image), move.image, move.replicas,
+                        move.health_url)
+    except TargetError as exc:
+        if ctx.cancelled() or isinstance(exc, TargetUnreachable):
+            raise  # stopped or cut off: the intent stays pending; the next action resolves it from what runs
+        if move.undo_to is not None:
+            return _undo(sess, ctx, svc, move, move.undo_to, intent, prior, exc)
+        failed = "not healthy" if isinstance(exc, HealthFailure) else "failed"
+        new = sess.store.commit(svc.compose, intent, cause=f"{move.cause} ({failed})", note=str(exc))
         sess.save_revisions()
-        return Result(
-            changed=True, failed=True, changes=[change], data=data, msg=str(exc),
-            revisions=[RevisionChange(svc.name, _num(previous), str(new.revision), image)],
-        )
-    new = sess.store.record(svc.compose, image, ctx.run_id, ctx.user, "deploy")
+        move.data["revision"] = new.revision
+        return Result(changed=True, failed=True, changes=[move.change], data=move.data, msg=str(exc),
+                      revisions=_moved(svc, before, new))
+    new = sess.store.commit(svc.compose, intent, config=config_of(running))
     sess.save_revisions()
-    data["revision"] = new.revision
-    return Result(
-        changed=True, changes=[change], data=data, msg=f"{svc.name} at {image} (revision {new.revision}), healthy",
-        revisions=[RevisionChange(svc.name, _num(previous), str(new.revision), image)],
-    )
+    move.data["revision"] = new.revision
+    return Result(changed=True, changes=[move.change], data=move.data, msg=done.format(revision=new.revision),
+                  revisions=_moved(svc, before, new))
+
+
+def _moved(svc: ServiceMap, before: Revision | None, after: Revision) -> list[RevisionChange]:
+    if before is not None and before.revision == after.revision:
+        return []
+    return [RevisionChange(svc.name, _num(before), str(after.revision), after.image)]
 
 
 def _num(rev: Revision | None) -> str | None:
@@ -102,26 +150,33 @@ def _num(rev: Revision | None) -> str | None:
 
 
 def _undo(
-    sess: Session, ctx: StepContext, svc: ServiceMap, image: str, previous: Revision, replicas: int,
-    reason: str, change: Change, data: dict[str, object],
+    sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, previous: Revision, intent: Revision,
+    prior: Override, exc: TargetError,
 ) -> Result:
-    """Atomic deploy failed: put the revision that was running back, and say so."""
+    """Atomic deploy failed: the previous override and containers back, the revision aborted, and say so."""
+    reason = str(exc)
     ctx.log(f"{reason}; rolling {svc.name} back to revision {previous.revision} ({previous.image})")
-    sess.save_revisions()  # the adopted revision, if any, is worth keeping
+    restore = prior if prior.image(svc.compose) is not None else prior.with_image(svc.compose, previous.image)
     try:
-        apply_image(sess, ctx, svc, previous.image, replicas, None)
-    except (HealthFailure, TargetError) as exc:
+        apply(sess, ctx, svc, restore, previous.image, move.replicas, None)
+    except TargetError as again:
+        if ctx.cancelled() or isinstance(again, TargetUnreachable):
+            raise
+        sess.store.abort(intent, f"{reason}; the rollback failed too: {again}")
+        sess.save_revisions()
         return Result(
-            changed=True, failed=True, changes=[change], data=data,
-            msg=f"deploy of {image} failed: {reason}; rollback to revision {previous.revision} "
-            f"({previous.image}) ALSO failed: {exc}",
+            changed=True, failed=True, changes=[move.change], data=move.data,
+            msg=f"deploy of {move.image} failed: {reason}; rollback to revision {previous.revision} "
+            f"({previous.image}) ALSO failed: {again}",
         )
-    data["revision"] = previous.revision
-    data["rolled_back_to"] = previous.revision
+    sess.store.abort(intent, reason)
+    sess.save_revisions()
+    move.data["revision"] = previous.revision
+    move.data["rolled_back_to"] = previous.revision
     return Result(
-        changed=True, failed=True, rolled_back=True, data=data,
-        changes=[change, Change(f"{svc.name} image", image, previous.image)],
-        msg=f"deploy of {image} failed: {reason}; rolled back to revision {previous.revision} ({previous.image})",
+        changed=True, failed=True, rolled_back=True, data=move.data,
+        changes=[move.change, Change(f"{svc.name} image", move.image, previous.image)],
+        msg=f"deploy of {move.image} failed: {reason}; rolled back to revision {previous.revision} ({previous.image})",
     )
 
 
@@ -159,34 +214,27 @@ def rollback(sess: Session, ctx: StepContext, svc: ServiceMap, to_revision: int 
             changed=True, changes=[change], data=data,
             msg=f"would roll {svc.name} back to revision {wanted.revision} ({wanted.image})",
         )
-    replicas = max(1, len(containers))
-    cause = f"rollback to revision {wanted.revision}"
-    try:
-        apply_image(sess, ctx, svc, wanted.image, replicas, None)
-    except HealthFailure as exc:
-        new = store.record(svc.compose, wanted.image, ctx.run_id, ctx.user, cause + " (not healthy)")
-        sess.save_revisions()
-        return Result(
-            changed=True, failed=True, changes=[change], data=data, msg=str(exc),
-            revisions=[RevisionChange(svc.name, str(current.revision), str(new.revision), wanted.image)],
-        )
-    new = store.record(svc.compose, wanted.image, ctx.run_id, ctx.user, cause)
-    sess.save_revisions()
-    data["revision"] = new.revision
-    return Result(
-        changed=True, changes=[change], data=data,
-        msg=f"{svc.name} rolled back to revision {wanted.revision} ({wanted.image}), now revision {new.revision}, healthy",
-        revisions=[RevisionChange(svc.name, str(current.revision), str(new.revision), wanted.image)],
-    )
+    move = Roll(wanted.image, replicas_of(containers), None, f"rollback to revision {wanted.revision}", change, data, None)
+    return roll(sess, ctx, svc, move,
+                f"{svc.name} rolled back to revision {wanted.revision} ({wanted.image}), now revision {{revision}}, healthy")
 
 
 def history(sess: Session, svc: ServiceMap) -> Result:
-    """The recorded revisions, like `kubectl rollout history`, as text and registered data."""
-    revs = sess.store.history(svc.compose)
-    rows = [r.__dict__.copy() for r in revs]
-    lines = [f"{'REVISION':<9} {'IMAGE':<40} {'TIME':<26} {'USER':<16} CAUSE"]
-    lines += [f"{r.revision:<9} {r.image:<40} {r.time:<26} {r.user or '-':<16} {r.cause}" for r in revs]
+    """The recorded revisions, like `kubectl rollout history`, plus deploys pending or aborted since."""
+    entries = sess.store.entries(svc.compose)
+    revs = [r for r in entries if r.status not in (PENDING, ABORTED)]
+    lines = [f"{'REVISION':<9} {'STATUS':<10} {'IMAGE':<40} {'TIME':<26} {'USER':<16} CAUSE"]
+    lines += [
+        f"{r.revision:<9} {r.status:<10} {r.image:<40} {r.time:<26} {r.user or '-':<16} {r.cause}"
+        + (f" ({r.note[:200]})" if r.note and r.status != "committed" else "")
+        for r in entries
+    ]
     return Result(
-        msg="\n".join(lines) if revs else f"{svc.name}: no revisions recorded",
-        data={"service": svc.name, "revisions": rows, "current": revs[-1].revision if revs else None},
+        msg="\n".join(lines) if entries else f"{svc.name}: no revisions recorded",
+        data={
+            "service": svc.name,
+            "revisions": [r.__dict__.copy() for r in revs],
+            "current": revs[-1].revision if revs else None,
+            "not_committed": [r.__dict__.copy() for r in entries if r.status in (PENDING, ABORTED)],
+        },
     )

@@ -6,6 +6,12 @@ kubectl: a revision is one image; deploying (or rolling back to) an image that
 is already in the history moves it to a new, highest number, so "previous" is
 always the second-highest revision, as `kubectl rollout undo` computes it.
 
+A deploy writes its intent first (a `pending` revision), then acts, then
+`commit`s it or marks it `aborted`: a run that dies in between leaves a
+pending entry that the next action resolves from what runs (reconcile.py).
+Only committed revisions are history; aborted ones stay visible until the
+next commit.
+
 The image is set through `<project_dir>/.ajudaplay/override.yml`, passed to
 Compose with `-f` after the user's files: the user's compose file is never
 rewritten.
@@ -21,6 +27,7 @@ from typing import Any
 from ajudaplay.errors import TargetError
 
 HISTORY_LIMIT = 10  # like a Deployment's revisionHistoryLimit default
+PENDING, COMMITTED, ABORTED = "pending", "committed", "aborted"
 
 
 @dataclass
@@ -33,6 +40,9 @@ class Revision:
     run_id: str
     user: str
     cause: str = "deploy"
+    status: str = COMMITTED  # pending | committed | aborted (older files: committed)
+    config: str = ""  # Compose's config-hash label of the containers when committed ("" = unknown)
+    note: str = ""  # why it was aborted, or how the record was resolved
 
 
 @dataclass
@@ -56,12 +66,16 @@ class RevisionStore:
             ) from exc
 
     def dump(self) -> bytes:
-        doc = {"version": 1, "services": {k: [asdict(r) for r in v] for k, v in sorted(self.services.items())}}
+        doc = {"version": 2, "services": {k: [asdict(r) for r in v] for k, v in sorted(self.services.items())}}
         return (json.dumps(doc, indent=2) + "\n").encode()
 
-    def history(self, service: str) -> list[Revision]:
-        """Revisions, oldest first."""
+    def entries(self, service: str) -> list[Revision]:
+        """Every entry (committed, pending, aborted), oldest first."""
         return sorted(self.services.get(service, []), key=lambda r: r.revision)
+
+    def history(self, service: str) -> list[Revision]:
+        """Committed revisions, oldest first: what rollback can return to."""
+        return [r for r in self.entries(service) if r.status == COMMITTED]
 
     def current(self, service: str) -> Revision | None:
         revs = self.history(service)
@@ -72,18 +86,45 @@ class RevisionStore:
         revs = self.history(service)
         return revs[-2] if len(revs) >= 2 else None
 
+    def pending(self, service: str) -> Revision | None:
+        return next((r for r in reversed(self.entries(service)) if r.status == PENDING), None)
+
     def find(self, service: str, number: int) -> Revision | None:
         return next((r for r in self.history(service) if r.revision == number), None)
 
-    def record(self, service: str, image: str, run_id: str, user: str, cause: str) -> Revision:
-        """Add `image` as the newest revision; an older entry with that image is renumbered away."""
-        revs = self.history(service)
-        number = (revs[-1].revision + 1) if revs else 1
-        kept = [r for r in revs if r.image != image]
-        rev = Revision(number, image, now_iso(), run_id, user, cause)
-        kept.append(rev)
-        self.services[service] = kept[-HISTORY_LIMIT:]
+    def begin(self, service: str, image: str, run_id: str, user: str, cause: str) -> Revision:
+        """Record the intent to run `image` as a pending revision (an older pending one is superseded)."""
+        revs = self.entries(service)
+        for old in revs:
+            if old.status == PENDING:
+                old.status, old.note = ABORTED, f"superseded by run {run_id}"
+        rev = Revision((revs[-1].revision + 1) if revs else 1, image, now_iso(), run_id, user, cause, PENDING)
+        self.services[service] = [*revs, rev]
         return rev
+
+    def commit(self, service: str, rev: Revision, cause: str | None = None, config: str = "", note: str = "") -> Revision:
+        """`rev` is what runs now; returns the current revision (the old one when the image did not change)."""
+        current = self.current(service)
+        if current is not None and current.image == rev.image:
+            self.services[service] = [r for r in self.entries(service) if r is not rev]
+            current.config = config or current.config
+            return current
+        rev.status, rev.cause, rev.config, rev.note = COMMITTED, cause or rev.cause, config, note
+        revs = [r for r in self.entries(service) if r is rev or not (r.status == COMMITTED and r.image == rev.image)]
+        committed = [r for r in revs if r.status == COMMITTED][-HISTORY_LIMIT:]
+        later = [r for r in revs if r.status != COMMITTED and r.revision > rev.revision]  # failures since
+        self.services[service] = sorted([*committed, *later], key=lambda r: r.revision)
+        return rev
+
+    def abort(self, rev: Revision, note: str) -> None:
+        rev.status, rev.note = ABORTED, note[:500]
+
+    def record(self, service: str, image: str, run_id: str, user: str, cause: str, config: str = "") -> Revision:
+        """Add `image` as the newest committed revision; an older entry with that image is renumbered away."""
+        revs = self.entries(service)
+        rev = Revision((revs[-1].revision + 1) if revs else 1, image, now_iso(), run_id, user, cause, PENDING)
+        self.services[service] = [*revs, rev]
+        return self.commit(service, rev, config=config)
 
 
 def now_iso() -> str:
@@ -128,6 +169,12 @@ class Override:
     def with_image(self, service: str, image: str) -> Override:
         services = {k: dict(v) for k, v in self.services.items()}
         services.setdefault(service, {})["image"] = image
+        return Override(self.version, services)
+
+    def without_image(self, service: str) -> Override:
+        """The service's image back to the compose file's own."""
+        services = {k: dict(v) for k, v in self.services.items()}
+        services.get(service, {}).pop("image", None)
         return Override(self.version, services)
 
     def with_env_file(self, service: str, path: str) -> Override:

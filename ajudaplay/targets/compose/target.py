@@ -4,16 +4,18 @@ A HostTarget (shell, files, host lock) plus the service actions. The lock,
 the override file and the revisions live in `<project_dir>/.ajudaplay/`. The
 project is probed (Compose v1/v2, engine, compose files, state files) on the
 first service action, not at open(), so `compose-host.yml` can prepare a host
-that has no project yet.
+that has no project yet. The first action on each service in a run first
+makes the revision record agree with what runs (reconcile.py).
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from ajudaplay.errors import TargetError
 from ajudaplay.targets.compose import files as filesets
-from ajudaplay.targets.compose import ops, rollout
+from ajudaplay.targets.compose import ops, reconcile, rollout
 from ajudaplay.targets.compose.cli import ComposeProject
 from ajudaplay.targets.compose.session import Session
 from ajudaplay.targets.compose.settings import ComposeSettings
@@ -22,6 +24,9 @@ from ajudaplay.targets.host import HostTarget
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.targets.base import CertificateRequest, LockHolder, Result, StepContext
+    from ajudaplay.targets.compose.settings import ServiceMap
+
+Action = Callable[["Session", "ServiceMap"], "Result"]
 
 
 class ComposeTarget(HostTarget):
@@ -33,10 +38,12 @@ class ComposeTarget(HostTarget):
         super().__init__(spec)
         self.settings = ComposeSettings.from_spec(spec.name, spec.connection, spec.services)
         self._session: Session | None = None
+        self._checked: set[str] = set()  # services whose record was compared with what runs, this run
 
     def close(self) -> None:
         """Disconnect and forget the probed state; safe twice."""
         self._session = None
+        self._checked = set()
         super().close()
 
     # lock: under the project directory ---------------------------------------
@@ -70,49 +77,63 @@ class ComposeTarget(HostTarget):
     def services(self) -> list[str]:
         return sorted(self.settings.services)
 
+    def _act(self, ctx: StepContext, service: str, action: Action) -> Result:
+        """Run one service action after the run's first look at that service's record (once per run)."""
+        svc = self.settings.service(service)
+        sess = self.session(ctx)
+        notes = reconcile.Notes()
+        if svc.compose not in self._checked:
+            notes = reconcile.check(sess, ctx, svc)
+            self._checked.add(svc.compose)
+        try:
+            return notes.merge(action(sess, svc))
+        except TargetError as exc:
+            if notes:
+                exc.args = (f"{exc} (before that: {notes.text()})",)
+            raise
+
     # service actions -------------------------------------------------------------
     def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
-        svc = self.settings.service(service)
-        return rollout.deploy(self.session(ctx), ctx, svc, image, atomic, health_url)
+        return self._act(ctx, service, lambda sess, svc: rollout.deploy(sess, ctx, svc, image, atomic, health_url))
 
     def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
-        svc = self.settings.service(service)
-        return rollout.rollback(self.session(ctx), ctx, svc, to_revision)
+        return self._act(ctx, service, lambda sess, svc: rollout.rollback(sess, ctx, svc, to_revision))
 
     def history(self, ctx: StepContext, service: str) -> Result:
-        svc = self.settings.service(service)
-        return rollout.history(self.session(ctx), svc)
+        return self._act(ctx, service, lambda sess, svc: rollout.history(sess, svc))
 
     def scale(
         self, ctx: StepContext, service: str, replicas: int | None,
         min_replicas: int | None, max_replicas: int | None,
     ) -> Result:
-        svc = self.settings.service(service)
-        return ops.scale(self.session(ctx), ctx, svc, replicas, min_replicas, max_replicas)
+        return self._act(ctx, service, lambda sess, svc: ops.scale(sess, ctx, svc, replicas, min_replicas, max_replicas))
 
     def restart(self, ctx: StepContext, service: str) -> Result:
-        svc = self.settings.service(service)
-        return ops.restart(self.session(ctx), ctx, svc)
+        return self._act(ctx, service, lambda sess, svc: ops.restart(sess, ctx, svc))
 
     def status(self, ctx: StepContext, service: str) -> Result:
-        svc = self.settings.service(service)
-        return ops.status(self.session(ctx), ctx, svc)
+        return self._act(ctx, service, lambda sess, svc: ops.status(sess, ctx, svc))
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
-        svc = self.settings.service(service)
-        return filesets.config(self.session(ctx), ctx, svc, files, restart)
+        return self._act(ctx, service, lambda sess, svc: _recreated(
+            sess, ctx, svc, filesets.config(sess, ctx, svc, files, restart)))
 
     def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
-        svc = self.settings.service(service)
-        return filesets.secret(self.session(ctx), ctx, svc, values, restart)
+        return self._act(ctx, service, lambda sess, svc: _recreated(
+            sess, ctx, svc, filesets.secret(sess, ctx, svc, values, restart)))
 
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
         return filesets.certificate(self.session(ctx), ctx, request)
 
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
-        svc = self.settings.service(service)
-        return ops.logs(self.session(ctx), ctx, svc, tail, grep)
+        return self._act(ctx, service, lambda sess, svc: ops.logs(sess, ctx, svc, tail, grep))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
-        svc = self.settings.service(service)
-        return ops.exec_(self.session(ctx), ctx, svc, command)
+        return self._act(ctx, service, lambda sess, svc: ops.exec_(sess, ctx, svc, command))
+
+
+def _recreated(sess: Session, ctx: StepContext, svc: ServiceMap, result: Result) -> Result:
+    """config/secret may recreate the containers: their new Compose config-hash is ajudaplay's doing."""
+    if result.changed and not result.failed:
+        reconcile.remember_config(sess, ctx, svc)
+    return result
