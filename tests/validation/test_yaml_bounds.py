@@ -137,3 +137,26 @@ def test_a_document_just_within_the_bound_loads() -> None:
     text = f"a: &a [{leaves}]\n" + "b: [" + ", ".join(["*a"] * (MAX_ALIAS_NODES // 100)) + "]\n"
     doc = load_yaml(text, "edge.yml")  # exactly MAX_ALIAS_NODES values through aliases
     assert len(doc.data["b"]) == MAX_ALIAS_NODES // 100
+
+
+def test_every_other_yaml_the_tool_reads_is_bounded_too(tmp_path: Path) -> None:
+    """-e @file.yml, the `from_yaml` filter (data from a target) and a Compose override read from a host."""
+    from ajudaplay.engine.extravars import parse_extra_vars
+    from ajudaplay.errors import TargetError, TemplateError
+    from ajudaplay.targets.compose.state import Override
+    from ajudaplay.templating import Templar
+
+    text, _ = _laughs(indent="")
+    bomb = tmp_path / "vars.yml"
+    bomb.write_text(text)
+    started = time.monotonic()
+    with pytest.raises(InvalidInput) as caught:
+        parse_extra_vars([f"@{bomb}"], tmp_path)
+    assert "YAML aliases expand to more than" in str(caught.value)
+    with pytest.raises(TemplateError) as rendered:
+        Templar().render("{{ text | from_yaml }}", {"text": text})
+    assert "YAML aliases expand to more than" in str(rendered.value)
+    with pytest.raises(TargetError) as read:
+        Override.parse(text.encode(), "box:/srv/app/.ajudaplay/override.yml")
+    assert "YAML aliases expand to more than" in str(read.value)
+    assert time.monotonic() - started < QUICK

@@ -144,10 +144,13 @@ class Override:
             return cls()
         import yaml
 
+        from ajudaplay.errors import InvalidInput
+        from ajudaplay.yamlmarks import safe_load
+
         try:
-            doc = yaml.safe_load(data) or {}
+            doc = safe_load(data.decode("utf-8", "replace"), where) or {}  # alias-bounded, like every YAML we read
             services = {str(k): dict(v or {}) for k, v in (doc.get("services") or {}).items()}
-        except (yaml.YAMLError, AttributeError, TypeError, ValueError) as exc:
+        except (yaml.YAMLError, InvalidInput, AttributeError, TypeError, ValueError) as exc:
             raise TargetError(f"{where}: override file is not valid YAML ({exc}); remove it and deploy again") from exc
         version = doc.get("version")
         return cls(str(version) if version is not None else None, services)
