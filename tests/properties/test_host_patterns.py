@@ -110,3 +110,19 @@ def test_a_glob_matching_only_an_empty_group_selects_nothing_like_its_name() -> 
     inventory = load(["t0"], {"g0": {"targets": [], "groups": []}})
     assert select_targets(inventory, "g0") == [] and select_targets(inventory, "g*") == []
     assert select_targets(inventory, "t0:g*") == ["t0"]
+
+
+def test_the_hint_lists_the_known_names_the_first_30_then_an_ellipsis() -> None:
+    few = load(["t1", "t0"], {"g0": {"targets": ["t1"], "groups": []}})
+    with pytest.raises(InvalidInput) as caught:
+        select_targets(few, "t0:nosuch")
+    assert str(caught.value).endswith("hint: known: all, g0, t0, t1")
+    assert "in pattern 't0:nosuch'" in str(caught.value)
+    many = load([f"t{i:02d}" for i in range(35)], {})
+    with pytest.raises(InvalidInput) as caught:
+        select_targets(many, "zz*")
+    names = ", ".join(["all", *(f"t{i:02d}" for i in range(29))])
+    assert str(caught.value) == f"'zz*' matches no target or group\n    hint: known: {names}, ..."
+    with pytest.raises(InvalidInput) as caught:
+        select_targets(load([f"t{i:02d}" for i in range(29)], {}), "zz*")
+    assert str(caught.value).endswith(", t28")  # exactly 30 names: no ellipsis

@@ -141,3 +141,21 @@ def test_no_secret_survives_into_any_event_or_output(run: tuple[list[str], list[
     assert got_console == want_console
     for secret in secrets:  # and so, directly:
         assert (secret not in got_json and secret not in got_console) or secret in want_json + want_console
+
+
+@st.composite
+def direct_data(draw: st.DrawFn) -> tuple[list[str], Any, Any]:
+    secrets = draw(st.lists(st.text(alphabet=SECRET_CHARS, min_size=3, max_size=10), min_size=1, max_size=3,
+                            unique=True))
+    value = draw(data_pairs(secrets))
+    raw = draw(text_pairs(secrets))
+    return secrets, [value[0], raw[0].encode()], [value[1], raw[1].encode()]
+
+
+@FAST
+@given(direct_data())
+def test_the_redactor_alone_masks_every_nesting_and_bytes(case: tuple[list[str], Any, Any]) -> None:
+    """Redactor.data on its own (the journal and registered values use it too), bytes included."""
+    secrets, raw, clean = case
+    assert Redactor(secrets).data(raw) == clean
+    assert Redactor([]).data(raw) is raw  # no secrets: the very same object, nothing copied
