@@ -149,7 +149,9 @@ def direct_data(draw: st.DrawFn) -> tuple[list[str], Any, Any]:
                             unique=True))
     value = draw(data_pairs(secrets))
     raw = draw(text_pairs(secrets))
-    return secrets, [value[0], raw[0].encode()], [value[1], raw[1].encode()]
+    # bytes that are not UTF-8 are decoded with replacement characters, never refused
+    return secrets, [value[0], raw[0].encode(), raw[0].encode() + b"\xff"], \
+        [value[1], raw[1].encode(), (raw[1] + "\ufffd").encode()]
 
 
 @FAST
@@ -159,3 +161,35 @@ def test_the_redactor_alone_masks_every_nesting_and_bytes(case: tuple[list[str],
     secrets, raw, clean = case
     assert Redactor(secrets).data(raw) == clean
     assert Redactor([]).data(raw) is raw  # no secrets: the very same object, nothing copied
+
+
+def test_overlapping_secrets_are_masked_longest_first() -> None:
+    """`bcd` inside `abcde`: masking the shorter first would leave `a` and `e` around it (and sorting
+    by anything but length puts `bcd` first)."""
+    for order in (["bcd", "abcde"], ["abcde", "bcd"]):
+        assert Redactor(order).text("x abcde bcd") == f"x {PLACEHOLDER} {PLACEHOLDER}"
+
+
+def test_values_shorter_than_3_are_not_masked() -> None:
+    redactor = Redactor(["ab", "x"])
+    assert not redactor and redactor.text("abc x") == "abc x"
+    assert Redactor(["abc"]).text("abc") == PLACEHOLDER
+
+
+def test_a_multi_line_secret_is_also_masked_line_by_line() -> None:
+    """A PEM key: each line of 8+ characters is a secret of its own, the ----- armour lines are not."""
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkq\n  hkiG9w0BAQEF  \nshort\n-----END KEY-----"
+    redactor = Redactor([key])
+    assert redactor.text(key) == PLACEHOLDER
+    assert redactor.text("head: MIIEvQIBADANBgkq") == f"head: {PLACEHOLDER}"
+    assert redactor.text("x hkiG9w0BAQEF y") == f"x {PLACEHOLDER} y"  # stripped
+    assert redactor.text("short -----BEGIN KEY----- 12345678") == "short -----BEGIN KEY----- 12345678"
+    assert Redactor(["MIIEvQIBADANBgkq"]).text("MIIEvQIBADANBgkq") == PLACEHOLDER
+    exactly_8 = Redactor(["first line\n12345678\n1234567"])
+    assert exactly_8.text("12345678 1234567") == f"{PLACEHOLDER} 1234567"
+
+
+def test_booleans_and_none_are_not_text() -> None:
+    """Only numbers are masked as their text: True stays True even when a secret is `rue`."""
+    assert Redactor(["rue", "one", "als"]).data([True, None, False, 1.5]) == [True, None, False, 1.5]
+    assert Redactor(["1.5"]).data([1.5, 21.53]) == [PLACEHOLDER, f"2{PLACEHOLDER}3"]
