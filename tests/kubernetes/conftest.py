@@ -19,6 +19,7 @@ from ajudaplay.inventory.model import TargetSpec
 from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes import KubernetesTarget
 from tests.infra.k8s.conftest_fixtures import CRASH_IMAGE, NEVER_READY_IMAGE  # noqa: F401 - fixtures: tests/conftest.py
+from tests.infra.k8s.node import health_probe, real_pod_placement
 
 SERVICES = {"api": {"deployment": "api", "container": "api", "hpa": "api-hpa", "configmap": "api-config",
                     "secret": "api-env", "certificate": "api-tls", "tls_secret": "api-tls"},
@@ -85,6 +86,40 @@ class Cluster:
 @pytest.fixture
 def cluster(control_plane: Any, node_sim: Any, namespace: str) -> Cluster:
     return Cluster(control_plane.kubeconfig, namespace)
+
+
+class NodeCluster(Cluster):
+    """A Cluster whose Deployments run real pods on the test kubelet (busybox test images, exec readiness on /health)."""
+
+    def deployment(self, name: str, image: str, **kw: Any) -> None:
+        self.apply(real_deployment_manifest(name, image, **kw))
+        self.kubectl("rollout", "status", f"deployment/{name}", "--timeout=90s")
+
+
+def real_deployment_manifest(name: str, image: str, **kw: Any) -> dict[str, Any]:
+    """deployment_manifest() placed on the real node, with the readiness probe the Compose healthcheck also uses."""
+    manifest = deployment_manifest(name, image, **kw)
+    pod = manifest["spec"]["template"]["spec"]
+    pod.update(real_pod_placement(), terminationGracePeriodSeconds=5)
+    pod["containers"][0]["readinessProbe"] = health_probe()
+    return manifest
+
+
+@pytest.fixture
+def node_cluster(control_plane: Any, k8s_node: Any, namespace: str) -> NodeCluster:
+    """A fresh namespace whose pods are real containers (tests/infra/k8s/node.py)."""
+    return NodeCluster(control_plane.kubeconfig, namespace)
+
+
+@pytest.fixture
+def node_target(node_cluster: NodeCluster) -> Iterator[KubernetesTarget]:
+    """The Kubernetes target on node_cluster's namespace."""
+    t = make_target(node_cluster.kubeconfig, node_cluster.namespace)
+    t.open()
+    try:
+        yield t
+    finally:
+        t.close()
 
 
 def make_target(kubeconfig: Path | str, namespace: str, name: str = "cluster", **connection: Any) -> KubernetesTarget:

@@ -1,6 +1,8 @@
 """One procedure serves both modes: one inventory, a Compose target (real Docker) and a Kubernetes target.
 
-`deploy.yml` then `rollback.yml` act on both in one run each; the recap shows both.
+`deploy.yml` then `rollback.yml` act on both in one run each; the recap shows both. Both run the
+same busybox images as real containers on the same Docker engine: Compose directly, Kubernetes as
+pods of the test kubelet (readiness from the same wget on /health as the Compose healthcheck).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.compose.conftest import docker_engine, make_project  # noqa: F401 - fixture
-from tests.kubernetes.conftest import Cluster
+from tests.kubernetes.conftest import NodeCluster
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker]
 
@@ -20,9 +22,10 @@ V1, V2 = "ajudaplay-test/api:v1", "ajudaplay-test/api:v2"
 
 
 def test_deploy_and_rollback_on_compose_and_kubernetes_in_one_run(
-    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None, cluster: Cluster
+    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None, node_cluster: NodeCluster
 ) -> None:
     project = make_project(request, tmp_path, "local")
+    cluster = node_cluster
     cluster.deployment("api", V1)
     inv: dict[str, Any] = json.loads(project.inventory.read_text())
     inv["targets"]["cluster"] = {
@@ -45,6 +48,9 @@ def test_deploy_and_rollback_on_compose_and_kubernetes_in_one_run(
     assert back.rc == 0, back.text
     assert project.images("api") == [V1] and project.healthy("api")
     assert k8s_image() == V1
+    pods = cluster.get("pods", "-l", "app=api")["items"]
+    live = [p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert live and all(cluster.kubectl("exec", name, "--", "cat", "/www/version").stdout == "v1\n" for name in live)
     assert cluster.revisions("api") == [(2, V2), (3, V1)]
     assert _recap(back.events) == {"box": 1, "cluster": 1}, back.text
 

@@ -1,4 +1,7 @@
-"""scale + HPA bounds, config/secret, certificates, status/logs, RBAC refusals, on the real control plane."""
+"""scale + HPA bounds, config/secret, certificates, status, RBAC refusals, on real pods (the test kubelet).
+
+cert-manager stays simulated (CertManagerSimulator: issuing is not a node's job); every pod is real.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,22 @@ import pytest
 from ajudaplay.errors import InvalidInput, TargetError
 from ajudaplay.targets.base import CertificateRequest
 from ajudaplay.targets.kubernetes import KubernetesTarget
-from tests.kubernetes.conftest import Cluster, make_target, step
+from tests.infra.k8s.node import API_V1, NGINX_V1
+from tests.kubernetes.conftest import NodeCluster as Cluster
+from tests.kubernetes.conftest import make_target, step
 
 pytestmark = pytest.mark.kubernetes
+
+
+@pytest.fixture
+def cluster(node_cluster: Cluster) -> Cluster:
+    """Real pods in this module (overrides the simulated-node `cluster` of conftest.py)."""
+    return node_cluster
+
+
+@pytest.fixture
+def target(node_target: KubernetesTarget) -> KubernetesTarget:
+    return node_target
 
 
 def _hpa(min_r: int, max_r: int) -> dict[str, Any]:
@@ -25,7 +41,7 @@ def _hpa(min_r: int, max_r: int) -> dict[str, Any]:
 
 
 def test_scale_replicas_and_hpa_bounds(cluster: Cluster, target: KubernetesTarget) -> None:
-    cluster.deployment("api", "img:v1", replicas=1)
+    cluster.deployment("api", API_V1, replicas=1)
     result = target.scale(step(), "api", 3, None, None)
     assert result.changed and result.data["replicas"]["available"] == 3 and not result.warnings
     assert cluster.get("deployment", "api")["spec"]["replicas"] == 3
@@ -47,7 +63,7 @@ def test_scale_replicas_and_hpa_bounds(cluster: Cluster, target: KubernetesTarge
 
 
 def test_config_change_restarts_unchanged_does_not(cluster: Cluster, target: KubernetesTarget) -> None:
-    cluster.deployment("api", "img:v1")
+    cluster.deployment("api", API_V1)
     files = {"nginx.conf": b"worker_processes 1;\n", "app.json": b'{"a": 1}\n'}
     created = target.config(step(), "api", files, restart=True)
     assert created.changed and created.data["restarted"]
@@ -72,7 +88,7 @@ def test_config_change_restarts_unchanged_does_not(cluster: Cluster, target: Kub
 
 
 def test_secret_values_never_shown(cluster: Cluster, target: KubernetesTarget) -> None:
-    cluster.deployment("api", "img:v1")
+    cluster.deployment("api", API_V1)
     values = {"TELEGRAM_TOKEN": "s3cr3t-token-value", "DB_PASSWORD": "hunter2-very-secret"}
     result = target.secret(step(), "api", values, restart=False)
     assert result.changed
@@ -87,7 +103,7 @@ def test_secret_values_never_shown(cluster: Cluster, target: KubernetesTarget) -
 
 
 def test_cert_manager_renewal_like_cmctl(cluster: Cluster, target: KubernetesTarget, cert_manager: Any) -> None:
-    cluster.deployment("nginx", "img:v1", container="nginx")
+    cluster.deployment("nginx", NGINX_V1, container="nginx")
     cluster.apply({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "api-tls"},
                    "spec": {"secretName": "api-tls", "dnsNames": ["api.example.test"],
                             "issuerRef": {"name": "test-ca", "kind": "Issuer"}}})
@@ -116,7 +132,7 @@ def test_cert_manager_renewal_like_cmctl(cluster: Cluster, target: KubernetesTar
 
 
 def test_tls_secret_from_files_validated(cluster: Cluster, target: KubernetesTarget, control_plane: Any, tmp_path: Path) -> None:
-    cluster.deployment("nginx", "img:v1", container="nginx")
+    cluster.deployment("nginx", NGINX_V1, container="nginx")
     ca = control_plane.ca()
     crt, key = ca.issue("api.example.test", ["api.example.test"])
     (tmp_path / "tls.crt").write_bytes(crt)
@@ -138,10 +154,10 @@ def test_tls_secret_from_files_validated(cluster: Cluster, target: KubernetesTar
 
 
 def test_status_agrees_with_kubectl(cluster: Cluster, target: KubernetesTarget) -> None:
-    cluster.deployment("api", "img:v1", replicas=2)
+    cluster.deployment("api", API_V1, replicas=2)
     result = target.status(step(), "api")
     data = result.data
-    assert data["rolled_out"] and data["healthy"] and data["image"] == "img:v1" and data["revision"] == 1
+    assert data["rolled_out"] and data["healthy"] and data["image"] == API_V1 and data["revision"] == 1
     assert data["message"] in cluster.kubectl("rollout", "status", "deployment/api").stdout
     live = [p for p in cluster.get("pods", "-l", "app=api")["items"] if not p["metadata"].get("deletionTimestamp")]
     assert sorted(p["name"] for p in data["pods"] if not p["terminating"]) == sorted(p["metadata"]["name"] for p in live)
@@ -149,13 +165,13 @@ def test_status_agrees_with_kubectl(cluster: Cluster, target: KubernetesTarget) 
     assert {c["type"] for c in data["conditions"]} >= {"Available", "Progressing"}
 
 
-def test_rbac_refusal_is_the_api_message(control_plane: Any, node_sim: Any) -> None:
+def test_rbac_refusal_is_the_api_message(control_plane: Any, k8s_node: Any) -> None:
     ns = control_plane.restricted_namespace
     admin = Cluster(control_plane.kubeconfig, ns)
     if not admin.kubectl("get", "deployment", "api", check=False).returncode == 0:
-        admin.deployment("api", "img:v1")
+        admin.deployment("api", API_V1)
     viewer = make_target(control_plane.restricted_kubeconfig, ns, name="viewer-target")
-    assert viewer.status(step(), "api").data["image"] == "img:v1"
+    assert viewer.status(step(), "api").data["image"] == API_V1
     with pytest.raises(TargetError) as err:
         viewer.deploy(step(), "api", "img:v2", atomic=False)
     text = str(err.value)

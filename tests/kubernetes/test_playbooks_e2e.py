@@ -1,4 +1,8 @@
-"""The shipped playbooks, unchanged, through `ajudaplay run` against the real control plane; kubectl checks."""
+"""The shipped playbooks, unchanged, through `ajudaplay run` on real pods (the test kubelet); kubectl checks.
+
+Images are the Compose tests' busybox images (readiness: their wget on /health); `unhealthy` makes a
+real ProgressDeadlineExceeded. cert-manager stays simulated (issuing is not a node's job).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,24 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.kubernetes.conftest import NEVER_READY_IMAGE, Cluster
+from tests.infra.k8s.node import API_UNHEALTHY as NEVER_READY_IMAGE
+from tests.infra.k8s.node import API_V1, API_V2, API_V3, NGINX_V1
+from tests.kubernetes.conftest import NodeCluster as Cluster
 
 pytestmark = pytest.mark.kubernetes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
+def cluster(node_cluster: Cluster) -> Cluster:
+    """Real pods in this module (overrides the simulated-node `cluster` of conftest.py)."""
+    return node_cluster
+
+
 def write_inventory(path: Path, kubeconfig: Path | str, namespace: str, name: str = "cluster", **extra: Any) -> Path:
     doc = {
-        "vars": {"image_repos": {"api": "img"}},
+        "vars": {"image_repos": {"api": "ajudaplay-test/api"}},
         "targets": {name: {
             "kubernetes": {"kubeconfig": str(kubeconfig), "namespace": namespace, **extra},
             "services": {"api": {"deployment": "api", "container": "api", "hpa": "api-hpa", "configmap": "api-config",
@@ -58,31 +70,31 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_deploy_history_rollback_twice_and_to_revision(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("api", "img:v1")
+    cluster.deployment("api", API_V1)
     for name in ("twin",):
-        cluster.deployment(name, "img:v1")
-    out = ok(run("deploy.yml", inv, "-e", "image=img:v2", "--output", "json"))
+        cluster.deployment(name, API_V1)
+    out = ok(run("deploy.yml", inv, "-e", f"image={API_V2}", "--output", "json"))
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     statuses = {(e["task"], e["target"]): e["status"] for e in events if e["event"] == "task_result"}
     assert statuses[("Deploy the service", "cluster")] == "changed", statuses
     assert events[-1]["event"] == "run_end" and events[-1]["stats"]["cluster"]["failed"] == 0
-    assert image(cluster) == "img:v2"
+    assert image(cluster) == API_V2
     ok(run("deploy.yml", inv, "-e", "version=v3"))
-    assert image(cluster) == "img:v3"
-    for img in ("img:v2", "img:v3"):
+    assert image(cluster) == API_V3
+    for img in (API_V2, API_V3):
         cluster.kubectl("set", "image", "deployment/twin", f"api={img}")
         cluster.kubectl("rollout", "status", "deployment/twin", "--timeout=60s")
-    assert cluster.revisions("api") == [(1, "img:v1"), (2, "img:v2"), (3, "img:v3")]
+    assert cluster.revisions("api") == [(1, API_V1), (2, API_V2), (3, API_V3)]
 
     for _ in range(2):  # rollback twice in a row == kubectl rollout undo twice
         ok(run("rollback.yml", inv))
         cluster.kubectl("rollout", "undo", "deployment/twin")
         cluster.kubectl("rollout", "status", "deployment/twin", "--timeout=60s")
         assert cluster.revisions("api") == cluster.revisions("twin")
-    assert image(cluster) == "img:v3" and cluster.revisions("api") == [(1, "img:v1"), (4, "img:v2"), (5, "img:v3")]
+    assert image(cluster) == API_V3 and cluster.revisions("api") == [(1, API_V1), (4, API_V2), (5, API_V3)]
 
     ok(run("rollback.yml", inv, "-e", "revision=1"))
-    assert image(cluster) == "img:v1"
+    assert image(cluster) == API_V1
     status = cluster.kubectl("rollout", "status", "deployment/api", "--timeout=5s").stdout
     assert "successfully rolled out" in status
 
@@ -94,20 +106,20 @@ def test_deploy_history_rollback_twice_and_to_revision(cluster: Cluster, tmp_pat
 
 def test_atomic_deploy_of_never_ready_image_rolls_back_and_exits_non_zero(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("api", "img:v1", deadline=5)
+    cluster.deployment("api", API_V1, deadline=5)
     proc = run("deploy.yml", inv, "-e", f"image={NEVER_READY_IMAGE}", "-e", "deploy_timeout=90")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 2, text
     assert "rolled back" in text.lower(), text
-    assert image(cluster) == "img:v1"
+    assert image(cluster) == API_V1
     assert "successfully rolled out" in cluster.kubectl("rollout", "status", "deployment/api", "--timeout=30s").stdout
 
 
 def test_check_mode_changes_nothing(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("api", "img:v1")
+    cluster.deployment("api", API_V1)
     rv = cluster.get("deployment", "api")["metadata"]["resourceVersion"]
-    proc = run("deploy.yml", inv, "-e", "image=img:v2", "--check")
+    proc = run("deploy.yml", inv, "-e", f"image={API_V2}", "--check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert cluster.get("deployment", "api")["metadata"]["resourceVersion"] == rv
     assert cluster.kubectl("get", "lease", "ajudaplay-lock", check=False).returncode != 0
@@ -115,7 +127,7 @@ def test_check_mode_changes_nothing(cluster: Cluster, tmp_path: Path) -> None:
 
 def test_scale_and_hpa_bounds_and_restart(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("api", "img:v1", replicas=1)
+    cluster.deployment("api", API_V1, replicas=1)
     ok(run("scale.yml", inv, "-e", "replicas=3"))
     dep = cluster.get("deployment", "api")
     assert dep["spec"]["replicas"] == 3 and dep["status"]["availableReplicas"] == 3
@@ -130,7 +142,7 @@ def test_scale_and_hpa_bounds_and_restart(cluster: Cluster, tmp_path: Path) -> N
 
 def test_config_change_restarts_unchanged_does_not(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("nginx", "img:v1", container="nginx")
+    cluster.deployment("nginx", NGINX_V1, container="nginx")
     ok(run("config.yml", inv))
     assert "default.conf" in cluster.get("configmap", "nginx-config")["data"]
     assert len(cluster.revisions("nginx")) == 2
@@ -140,7 +152,7 @@ def test_config_change_restarts_unchanged_does_not(cluster: Cluster, tmp_path: P
 
 def test_tls_secret_cert_renew_playbook(cluster: Cluster, tmp_path: Path, control_plane: Any) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("nginx", "img:v1", container="nginx")
+    cluster.deployment("nginx", NGINX_V1, container="nginx")
     crt, key = control_plane.ca().issue("site.example.test", ["site.example.test"])
     (tmp_path / "site.crt").write_bytes(crt)
     (tmp_path / "site.key").write_bytes(key)
@@ -151,7 +163,7 @@ def test_tls_secret_cert_renew_playbook(cluster: Cluster, tmp_path: Path, contro
 
 def test_concurrent_runs_and_the_lease(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("api", "img:v1", deadline=600)
+    cluster.deployment("api", API_V1, deadline=600)
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     # the first run holds the Lease while its rollout of a never-ready image waits
     slow = threading.Thread(target=lambda: results.__setitem__("slow", run(
@@ -163,7 +175,7 @@ def test_concurrent_runs_and_the_lease(cluster: Cluster, tmp_path: Path) -> None
         threading.Event().wait(0.1)
     else:
         raise AssertionError(f"the first run never took the Lease: {results}")
-    second = run("deploy.yml", inv, "-e", "image=img:v2", "--lock-wait", "0")
+    second = run("deploy.yml", inv, "-e", f"image={API_V2}", "--lock-wait", "0")
     slow.join(60)
     assert second.returncode == 4, second.stdout + second.stderr
     assert "locked by" in second.stdout + second.stderr
@@ -174,7 +186,7 @@ def test_concurrent_runs_and_the_lease(cluster: Cluster, tmp_path: Path) -> None
 
 def test_cert_manager_renewal_through_cert_renew_playbook(cluster: Cluster, tmp_path: Path, cert_manager: Any) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
-    cluster.deployment("nginx", "img:v1", container="nginx")
+    cluster.deployment("nginx", NGINX_V1, container="nginx")
     cluster.apply({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "site-tls"},
                    "spec": {"secretName": "site-tls", "dnsNames": ["site.example.test"],
                             "issuerRef": {"name": "test-ca", "kind": "Issuer"}}})

@@ -67,8 +67,34 @@ SH
   echo "built $tag"
 }
 
+# The pod sandbox ("pause") image of the test kubelet (tests/infra/k8s, --pod-infra-container-image):
+# built here because there is no registry. PID 1 only holds the pod's namespaces and exits on
+# SIGTERM/SIGINT, as the real pause does; a sleep loop keeps it off the CPU.
+build_pause() { # build_pause TAG
+  local tag=$1
+  if [ "$FORCE" != --force ] &&
+     [ "$(docker image inspect -f '{{index .Config.Labels "ajudaplay.build"}}' "$tag" 2>/dev/null)" = "$HASH" ]; then
+    echo "image $tag up to date"; return
+  fi
+  local root; root=$(mktemp -d)
+  mkdir -p "$root"/{bin,proc,sys,dev,etc}
+  cp "$BUSYBOX" "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"; ln -s busybox "$root/bin/sleep"
+  cat > "$root/bin/pause" <<'SH'
+#!/bin/sh
+trap 'exit 0' TERM INT
+while :; do sleep 3600 & wait $!; done
+SH
+  chmod 755 "$root/bin/pause"
+  tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
+    docker import --change 'ENTRYPOINT ["/bin/pause"]' --change "LABEL ajudaplay.build=$HASH" - "$tag" >/dev/null
+  rm -rf "$root"
+  echo "built $tag"
+}
+
 build ajudaplay-test/api:v1        v1 yes api
 build ajudaplay-test/api:v2        v2 yes api
 build ajudaplay-test/api:v3        v3 yes api
 build ajudaplay-test/api:unhealthy unhealthy no api
 build ajudaplay-test/nginx:v1      v1 yes nginx
+build_pause ajudaplay-test/pause:v1

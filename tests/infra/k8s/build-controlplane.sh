@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Build a real Kubernetes control plane (kube-apiserver + kube-controller-manager v1.20.2)
-# offline from Debian's source package, for ajudaplay's Kubernetes tests.
-# Idempotent: exits 0 at once when the binaries are already cached.
+# and a real node (kubelet with dockershim + kube-scheduler) offline from Debian's source
+# package, for ajudaplay's Kubernetes tests.
+# Idempotent: each binary is checked on its own; only the missing ones are built, so a
+# machine that cached the control plane before the node existed gets kubelet/scheduler on
+# its next run, and a fully cached machine exits 0 at once.
 #
 # Layout under $CACHE (default /var/cache/ajudaplay/k8s/v1.20.2):
-#   bin/         kube-apiserver, kube-controller-manager (the product)
+#   bin/         kube-apiserver, kube-controller-manager, kubelet, kube-scheduler (the product)
 #   apt/         private apt configuration + lists (the system's apt sources are untouched)
 #   go/          bullseye golang-1.15 toolchain unpacked with dpkg-deb -x
 #   src/         the `apt-get source kubernetes` tree (kept so relinks are fast)
@@ -21,10 +24,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[build-controlplane %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && "${AJUDAPLAY_K8S_REBUILD:-0}" != 1 ]]; then
-    log "cached: $BIN/kube-apiserver, $BIN/kube-controller-manager"
-    exit 0
-fi
+BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler)
+build=()
+for b in "${BINARIES[@]}"; do
+    if [[ -x "$BIN/$b" && "${AJUDAPLAY_K8S_REBUILD:-0}" != 1 ]]; then log "cached: $BIN/$b"; else build+=("$b"); fi
+done
+((${#build[@]})) || exit 0
 START=$(date +%s)
 
 # --- 1. system packages (etcd for runtime; rsync/make/dpkg-dev for the build) -------------
@@ -86,7 +91,23 @@ if [[ ! -e .ajudaplay-openapi ]]; then
     touch .ajudaplay-openapi
 fi
 
-# --- 6. build -----------------------------------------------------------------------------
+# --- 6. test-only kubelet patch: no negative oom_score_adj --------------------------------
+# In this sandbox runc may not LOWER a process's oom_score_adj (no CAP_SYS_RESOURCE over the
+# sandbox's own value), and dockershim gives every pod sandbox -998 (defaultSandboxOOMAdj)
+# and Guaranteed containers -997 (guaranteedOOMScoreAdj), so every pod would fail with
+# "can't get final child's PID from pipe". This kubelet only ever runs test pods: both
+# constants become 0 (BestEffort/Burstable keep their positive values). Never ship it.
+if [[ ! -e .ajudaplay-oom-patch ]]; then
+    log "patching test kubelet: sandbox and Guaranteed oom_score_adj -> 0"
+    sed -i 's/^\(\s*defaultSandboxOOMAdj int = \)-998$/\10/' pkg/kubelet/dockershim/docker_sandbox.go
+    sed -i 's/^\(\s*guaranteedOOMScoreAdj int = \)-997$/\10/' pkg/kubelet/qos/policy.go
+    grep -q 'defaultSandboxOOMAdj int = 0$' pkg/kubelet/dockershim/docker_sandbox.go &&
+        grep -q 'guaranteedOOMScoreAdj int = 0$' pkg/kubelet/qos/policy.go ||
+        { echo "FATAL: oom_score_adj patch did not apply (source changed?)" >&2; exit 1; }
+    touch .ajudaplay-oom-patch
+fi
+
+# --- 7. build -----------------------------------------------------------------------------
 LDPKGS=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
 LDFLAGS="-s -w"
 for p in "${LDPKGS[@]}"; do
@@ -94,14 +115,13 @@ for p in "${LDPKGS[@]}"; do
     LDFLAGS+=" -X $p.gitTreeState=clean -X $p.gitCommit=debian-bookworm"
     LDFLAGS+=" -X $p.buildDate=1970-01-01T00:00:00Z"
 done
-log "go build kube-apiserver kube-controller-manager (cold: ~10 min on 2 cores)"
-mkdir -p "$CACHE/out"
-go build -tags providerless -ldflags "$LDFLAGS" -o "$CACHE/out/" ./cmd/kube-apiserver ./cmd/kube-controller-manager
-mkdir -p "$BIN"
-install -m 0755 "$CACHE/out/kube-apiserver" "$CACHE/out/kube-controller-manager" "$BIN/"
+log "go build ${build[*]} (cold control plane: ~10 min on 2 cores; kubelet + scheduler: see README)"
 rm -rf "$CACHE/out"
-log "installed into $BIN"
-"$BIN/kube-apiserver" --version
+mkdir -p "$CACHE/out" "$BIN"
+go build -tags providerless -ldflags "$LDFLAGS" -o "$CACHE/out/" "${build[@]/#/./cmd/}"
+for b in "${build[@]}"; do install -m 0755 "$CACHE/out/$b" "$BIN/"; "$BIN/$b" --version; done
+rm -rf "$CACHE/out"
+log "installed ${build[*]} into $BIN"
 
 if [[ "${AJUDAPLAY_K8S_CLEAN:-0}" == 1 ]]; then
     log "AJUDAPLAY_K8S_CLEAN=1: removing build tree and go cache"

@@ -18,9 +18,10 @@ from kubernetes.client.rest import ApiException
 from tests.infra.k8s.certmanager import CertManagerSimulator, install_crds
 from tests.infra.k8s.controlplane import ControlPlane
 from tests.infra.k8s.faultproxy import FaultProxy
+from tests.infra.k8s.node import RealNode
 from tests.infra.k8s.nodesim import NodeSimulator, api_client_for
 
-__all__ = ["control_plane", "k8s_api", "node_sim", "cert_manager", "namespace", "fault_proxy",
+__all__ = ["control_plane", "k8s_api", "node_sim", "k8s_node", "node_free", "cert_manager", "namespace", "fault_proxy",
            "NEVER_READY_IMAGE", "CRASH_IMAGE", "PULL_ERROR_IMAGE", "SUCCEED_IMAGE"]
 
 NEVER_READY_IMAGE = "img:bad"       # Running, never Ready (readiness probe failing)
@@ -55,6 +56,41 @@ def node_sim(control_plane: ControlPlane) -> Iterator[NodeSimulator]:
         yield sim
     finally:
         sim.stop()
+
+
+@pytest.fixture(scope="session")
+def k8s_node(control_plane: ControlPlane) -> Iterator[RealNode]:
+    """A real node (kubelet on the Docker engine + kube-scheduler): pods are real containers.
+
+    It coexists with node_sim: the node is tainted and only pods placed with node.real_pod_placement()
+    run on it. Stopping it removes every pod container and unmounts the kubelet's volumes.
+    """
+    node = RealNode(control_plane).start()
+    _RUNNING_NODES.append(node)
+    try:
+        yield node
+    finally:
+        _RUNNING_NODES.remove(node)
+        node.stop()
+
+
+_RUNNING_NODES: list[RealNode] = []
+
+
+@pytest.fixture
+def node_free() -> Iterator[None]:
+    """For a test that starts its own real node: the session's node (if running) stops, then starts again.
+
+    Two kubelets on one Docker engine would kill each other's pods, so they never run at once.
+    """
+    paused = list(_RUNNING_NODES)
+    for node in paused:
+        node.stop()
+    try:
+        yield
+    finally:
+        for node in paused:
+            node.start()
 
 
 @pytest.fixture(scope="session")

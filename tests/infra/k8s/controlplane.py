@@ -388,19 +388,43 @@ class ControlPlane:
         self.grant_read(self.restricted_namespace)
 
 
-def main() -> None:
-    """Start by hand: python -m tests.infra.k8s.controlplane (Ctrl-C stops)."""
+def main(argv: list[str] | None = None) -> None:
+    """Start by hand: python -m tests.infra.k8s.controlplane [--node]; runs until SIGINT or SIGTERM.
+
+    Both signals are handled explicitly: a shell that starts a job in the background makes it ignore
+    SIGINT, and `kill` sends SIGTERM; either way everything started here is stopped.
+    """
+    import argparse
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m tests.infra.k8s.controlplane")
+    parser.add_argument("--node", action="store_true",
+                        help="also start a real node (kubelet on the local Docker engine + kube-scheduler)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     with ControlPlane(keep=True) as cp:
-        print(f"ready in {cp.startup_seconds:.1f}s\nserver:      {cp.server}\nkubeconfig:  {cp.kubeconfig}\n"
-              f"restricted:  {cp.restricted_kubeconfig} (read-only in {cp.restricted_namespace})\n"
-              f"logs:        {cp.workdir}/*.log\n"
-              f"try: kubectl --kubeconfig {cp.kubeconfig} get --raw /readyz", flush=True)
+        node = None
+        if args.node:
+            from tests.infra.k8s.node import RealNode
+
+            node = RealNode(cp).start()
         try:
-            while True:
-                time.sleep(5)
+            print(f"server: {cp.server}\nkubeconfig: {cp.kubeconfig}\n"
+                  f"restricted: {cp.restricted_kubeconfig} (read-only in {cp.restricted_namespace})\n"
+                  f"logs: {cp.workdir}/*.log\n"
+                  + (f"node: {node.name} (kubelet + kube-scheduler, pods on the local Docker engine)\n" if node else "")
+                  + f"try: kubectl --kubeconfig {cp.kubeconfig} get --raw /readyz\n"
+                  f"ready", flush=True)
+            while not stop.wait(2):
                 cp.check_alive()
-        except KeyboardInterrupt:
-            pass
+                if node:
+                    node.check_alive()
+        finally:
+            if node:
+                node.stop()
+    print("stopped", flush=True)
 
 
 if __name__ == "__main__":

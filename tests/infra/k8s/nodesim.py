@@ -242,7 +242,7 @@ class NodeSimulator:
             return
         if not node:
             if spec.get("schedulerName", "default-scheduler") == "default-scheduler" and \
-                    pod.get("status", {}).get("phase", "Pending") == "Pending":
+                    pod.get("status", {}).get("phase", "Pending") == "Pending" and self._selects_me(spec):
                 self.core.create_namespaced_pod_binding(meta["name"], meta["namespace"], {
                     "apiVersion": "v1", "kind": "Binding",
                     "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
@@ -254,6 +254,12 @@ class NodeSimulator:
         if _projection(desired) != _projection(pod.get("status", {})):
             self.core.patch_namespaced_pod_status(meta["name"], meta["namespace"], set_field("/status", desired),
                                                   _preload_content=False)
+
+    def _selects_me(self, spec: Obj) -> bool:
+        """A pod whose nodeSelector names other labels (a real node's pod, tests/infra/k8s/node.py) is not ours."""
+        labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                  "node.ajudaplay.test/simulated": "true"}
+        return all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items())
 
     def _recheck(self, namespace: str, name: str) -> None:
         if self._stop.is_set():
