@@ -126,3 +126,6 @@ def test_the_hint_lists_the_known_names_the_first_30_then_an_ellipsis() -> None:
     with pytest.raises(InvalidInput) as caught:
         select_targets(load([f"t{i:02d}" for i in range(29)], {}), "zz*")
     assert str(caught.value).endswith(", t28")  # exactly 30 names: no ellipsis
+    with pytest.raises(InvalidInput) as caught:
+        select_targets(load([f"t{i:02d}" for i in range(30)], {}), "zz*")
+    assert str(caught.value).endswith(", t28, ...")  # 31 names: the 31st is left off
