@@ -140,7 +140,7 @@ class _TargetCheck:
         self, playbook: Playbook, play: Play, inventory: Inventory, registry: Registry, options: RunOptions,
         templar: Templar, target: str, assigned: set[str], cache: dict[str, frozenset[str]],
     ) -> None:
-        from ajudaplay.inventory.vars import vars_for
+        from ajudaplay.engine.variables import target_vars
 
         self.play = play
         self.spec: TargetSpec = inventory.targets[target]
@@ -150,7 +150,7 @@ class _TargetCheck:
         self.extra = dict(options.extra_vars)
         self.unknown = (set(assigned) | RUN_TIME_NAMES) - set(self.extra)
         context: dict[str, Any] = {"inventory_hostname": target, "target_name": target}
-        context.update(vars_for(inventory, target))
+        context.update(target_vars(templar, inventory, target, options.extra_vars))
         context.update(playbook_dir=str(playbook.path.parent), play_name=play.name, check_mode=options.check,
                        ajudaplay_user=options.user or _login())
         context.update(self.extra)
@@ -186,7 +186,7 @@ class _TargetCheck:
             dynamic |= more
         result = dict(context)
         try:
-            render_layer(self.templar, {k: v for k, v in layer.items() if k not in dynamic}, result, mark)
+            render_layer(self.templar, {k: v for k, v in layer.items() if k not in dynamic}, result, mark, self.extra)
         except TemplateError:
             dynamic |= set(layer)
         for key in dynamic:

@@ -87,6 +87,8 @@ def plan(
     if templates:
         known = None if inventory is None else _known_everywhere(playbook, inventory, options, selections)
         template_problems = check_templates(playbook, templar, known)
+        if inventory is not None:
+            template_problems += check_inventory_templates(inventory, templar, options, selections)
         diagnostics.extend(template_problems)
         if inventory is not None and not template_problems:  # rendering a refused template proves nothing
             from ajudaplay.engine.argcheck import check_arguments
@@ -189,6 +191,23 @@ def _known_everywhere(playbook: Playbook, inventory: Inventory, options: RunOpti
             if task.action == "set_vars" and isinstance(task.args, dict):
                 known |= set(task.args)
     return known
+
+
+def check_inventory_templates(
+    inventory: Inventory, templar: Templar, options: RunOptions, selections: list[list[str]]
+) -> list[Diagnostic]:
+    """Render the inventory variables of every selected target, as the run will: undefined
+    names, unknown filters, sandbox escapes and cycles there are found before anything runs."""
+    from ajudaplay.engine.variables import target_vars
+
+    diagnostics: list[Diagnostic] = []
+    for name in dict.fromkeys(n for names in selections for n in names):
+        try:
+            target_vars(templar, inventory, name, options.extra_vars)
+        except TemplateError as exc:
+            d = exc.diagnostic
+            diagnostics.append(Diagnostic(d.mark, f"inventory variables of target {name!r}: {d.message}", d.hint))
+    return diagnostics
 
 
 def check_templates(playbook: Playbook, templar: Templar, known: set[str] | None) -> list[Diagnostic]:

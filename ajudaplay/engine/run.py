@@ -25,7 +25,7 @@ from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.play import run_play
 from ajudaplay.engine.preflight import preflight
 from ajudaplay.engine.state import RunContext, TargetState
-from ajudaplay.errors import AjudaplayError, Interrupted, JournalError
+from ajudaplay.errors import AjudaplayError, Interrupted, JournalError, TemplateError
 from ajudaplay.exitcodes import ExitCode
 from ajudaplay.redaction import Redactor
 from ajudaplay.targets.base import LockHolder
@@ -178,7 +178,7 @@ class Runner:
                 ts.locked = False  # _release_all leaves it alone
 
     def _create_targets(self) -> None:
-        from ajudaplay.inventory.vars import vars_for
+        from ajudaplay.engine.variables import target_vars
 
         rc = self.rc
         for names in self.selections:
@@ -186,9 +186,12 @@ class Runner:
                 if name in rc.targets:
                     continue
                 spec = rc.inventory.targets[name]
-                ts = TargetState(name=name, spec=spec, base_vars=dict(vars_for(rc.inventory, name)))
+                ts = TargetState(name=name, spec=spec, base_vars={})
                 try:
+                    ts.base_vars = target_vars(rc.templar, rc.inventory, name, rc.options.extra_vars)
                     ts.target = rc.make_target(spec)
+                except TemplateError as exc:  # preflight reports these first; never a crash
+                    ts.error = f"target {name!r}: inventory variables: {exc}"
                 except Exception as exc:  # unknown kind, missing module: that target cannot run
                     ts.error = f"cannot create target {name!r} ({spec.kind}): {exc}"
                 rc.targets[name] = ts

@@ -3,10 +3,12 @@
 Precedence, lowest first (documented in docs/user-guide.md):
 inventory < group < target (from `vars_for`) < play vars < block/task vars
 < registered and `set_vars` values < extra vars (-e) < the loop variable.
-Play and task vars may themselves be templates; each is rendered once, in
-dependency order, against the layers below them, when a step needs them.
-Inventory values, registered results, `set_vars` values and extra vars are
-never rendered: they are data (see templating.Data).
+Inventory, play and task vars may themselves be templates; each is rendered
+once, in dependency order: inventory values merged by precedence when the
+target is set up, play and task vars against the layers below them when a
+step needs them.
+Secret values, registered results, `set_vars` values and extra vars are never
+rendered: they are data (see templating.Data).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ajudaplay.errors import TemplateError
-from ajudaplay.templating import is_template
+from ajudaplay.templating import as_data, is_template
 
 if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
     from ajudaplay.errors import Mark
+    from ajudaplay.inventory.model import Inventory
     from ajudaplay.playbook.model import Play
     from ajudaplay.templating import Templar
 
@@ -40,7 +43,8 @@ JINJA_GLOBALS = ("range", "lipsum", "dict", "cycler", "joiner", "namespace", "tr
 
 
 def render_layer(
-    templar: Templar, layer: Mapping[str, Any], context: dict[str, Any], mark: Mark | None
+    templar: Templar, layer: Mapping[str, Any], context: dict[str, Any], mark: Mark | None,
+    above: Mapping[str, Any] | None = None,
 ) -> None:
     """Render each of `layer`'s values exactly once and add them to `context`.
 
@@ -48,10 +52,17 @@ def render_layer(
     dependency order) and anything already in `context` (the layers below);
     an entry that reads its own name gets the layer below's value. What comes
     out is data (templating.Data): nothing is rendered a second time, so
-    registered output holding `{{ ... }}` is never evaluated.
+    registered output holding `{{ ... }}` is never evaluated. Entries that a
+    higher layer (`above`: extra vars, registered values) overrides are not
+    rendered, and the entries reading them see the higher value, as they will
+    in the step.
     """
+    above = above or {}
     for key in dependency_order(templar, layer, mark):
-        context[key] = templar.render(layer[key], context, mark)
+        if key in above:
+            context[key] = above[key]
+        else:
+            context[key] = templar.render(layer[key], context, mark)
 
 
 def dependency_order(templar: Templar, layer: Mapping[str, Any], mark: Mark | None) -> list[str]:
@@ -81,6 +92,32 @@ def dependency_order(templar: Templar, layer: Mapping[str, Any], mark: Mark | No
     for key in layer:
         visit(key)
     return order
+
+
+def target_vars(
+    templar: Templar, inventory: Inventory, target: str, extra_vars: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A target's inventory variables: layers merged by precedence, then each value rendered once.
+
+    Merged first, as Ansible resolves inventory variables: an inventory-wide
+    `url: "https://{{ domain }}"` sees the target's own `domain`, and an extra
+    var (`-e domain=...`) wins in every value derived from it. Secret values
+    are data, never rendered. Raises TemplateError at the layer that wrote the value.
+    """
+    from ajudaplay.inventory.vars import magic_vars, var_layers
+
+    values: dict[str, Any] = {}
+    marks: dict[str, Mark | None] = {}
+    for layer, mark in var_layers(inventory, target):
+        for key, value in layer.items():
+            values[key] = as_data(value) if key in inventory.secret_names else value
+            marks[key] = mark
+    magic = magic_vars(inventory, target)
+    context: dict[str, Any] = {**extra_vars, "inventory_hostname": target, **magic}
+    for key in dependency_order(templar, values, inventory.vars_mark):
+        if key not in extra_vars and key not in magic:
+            context[key] = templar.render(values[key], context, marks[key])
+    return {**{key: context[key] for key in values}, **magic}
 
 
 def is_template_value(value: Any) -> bool:
@@ -114,9 +151,9 @@ def step_vars(
     on_top = {**ts.facts, **rc.options.extra_vars}
     context.update(on_top)  # lower layers may reference registered values while rendering
     if play.vars:
-        render_layer(rc.templar, play.vars, context, play.mark)
+        render_layer(rc.templar, play.vars, context, play.mark, on_top)
     for layer, mark in scope_vars:
         if layer:
-            render_layer(rc.templar, layer, context, mark)
+            render_layer(rc.templar, layer, context, mark, on_top)
     context.update(on_top)
     return context

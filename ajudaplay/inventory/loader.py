@@ -107,7 +107,8 @@ class _Builder:
         self.diagnostics.append(Diagnostic(mark, message, hint, shown))
 
     def build(self) -> Inventory:
-        inventory = Inventory(path=self.path, name=self.path.stem, vars=_mapping(self.data.get("vars")))
+        inventory = Inventory(path=self.path, name=self.path.stem, vars=_mapping(self.data.get("vars")),
+                              vars_mark=self.doc.key_mark(("vars",)))
         targets = _mapping(self.data.get("targets"))
         for name, spec in targets.items():
             target = self.target(str(name), spec)

@@ -45,6 +45,7 @@ class Inventory:
     path: Path
     name: str  # environment name, e.g. "prod"
     vars: dict[str, Any] = field(default_factory=dict)
+    vars_mark: Mark | None = None  # where `vars:` is written, for template errors
     targets: dict[str, TargetSpec] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     secret_names: set[str] = field(default_factory=set)  # variables whose values are secret
