@@ -99,7 +99,7 @@ class Project:
 
     def start(self, playbook: str, *args: str) -> subprocess.Popen[str]:
         """Start a run in the background (console output)."""
-        path = str(PLAYBOOKS / playbook)
+        path = playbook if playbook.startswith("/") else str(PLAYBOOKS / playbook)
         cmd = [AJUDAPLAY, "run", path, "-i", str(self.inventory), "--no-journal", *args]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
 

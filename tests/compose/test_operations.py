@@ -81,14 +81,31 @@ def test_check_mode_changes_nothing(project: Project, tmp_path: Path) -> None:
     assert project.snapshot() == before
 
 
-def test_two_concurrent_runs_one_waits_for_the_lock(project: Project) -> None:
-    first = project.start("deploy.yml", "-e", f"image={V2}")
+HOLDING = """\
+- hosts: all
+  tasks:
+    - name: Deploy
+      deploy: {service: api, image: "{{ image }}", atomic: true}
+    - name: Hold the lock until the test opens the gate
+      shell: "while [ ! -e {{ gate }} ]; do sleep 0.1; done"
+      timeout: 120
+"""
+
+
+def test_two_concurrent_runs_one_waits_for_the_lock(project: Project, tmp_path: Path) -> None:
+    """While one run holds the environment, a second is refused (4) and changes nothing."""
+    playbook, gate = tmp_path / "holding.yml", Path(project.dir) / "gate"  # the SSH user sees the project dir
+    playbook.write_text(HOLDING)
+    first = project.start(str(playbook), "-e", f"image={V2}", "-e", f"gate={gate}")
     lock = Path(project.dir) / ".ajudaplay/lock/owner.json"
-    deadline = time.monotonic() + 30
-    while not lock.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.05)
     assert lock.exists(), "first run never took the lock"
-    second = project.run("deploy.yml", "-e", "image=ajudaplay-test/api:v3")
+    try:
+        second = project.run("deploy.yml", "-e", "image=ajudaplay-test/api:v3")
+    finally:
+        gate.touch()
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 0, out
     assert second.rc == 4, second.text  # LOCK_HELD
