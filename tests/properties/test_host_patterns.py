@@ -129,3 +129,21 @@ def test_the_hint_lists_the_known_names_the_first_30_then_an_ellipsis() -> None:
     with pytest.raises(InvalidInput) as caught:
         select_targets(load([f"t{i:02d}" for i in range(30)], {}), "zz*")
     assert str(caught.value).endswith(", t28, ...")  # 31 names: the 31st is left off
+
+
+def test_a_glob_unites_every_group_and_target_it_matches() -> None:
+    inventory = load(["t0", "t1", "t2"], {"g0": {"targets": ["t0"], "groups": []},
+                                          "g1": {"targets": ["t2"], "groups": []}})
+    assert select_targets(inventory, "g*") == ["t0", "t2"]
+    assert select_targets(inventory, "*1") == ["t1", "t2"]  # target t1 and group g1
+
+
+def test_pattern_errors_point_at_the_hosts_line() -> None:
+    from ajudaplay.errors import Mark
+
+    mark = Mark("play.yml", 3, 10)
+    inventory = load(["t0"], {})
+    for pattern in ("nosuch", "zz*", "t0:&nope"):
+        with pytest.raises(InvalidInput) as caught:
+            select_targets(inventory, pattern, mark)
+        assert [d.mark for d in caught.value.diagnostics] == [mark], pattern
