@@ -11,6 +11,7 @@ with a message that names the argument.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
@@ -312,7 +313,7 @@ def run_logs(ctx: ActionContext, args: Any) -> Result:
 
 
 def run_exec(ctx: ActionContext, args: Any) -> Result:
-    """exec: {service, command}."""
+    """exec: {service, command, container, pod, stdin, timeout}."""
     a = _args("exec", args)
     service = _service("exec", a)
     command = a.get("command")
@@ -322,7 +323,11 @@ def run_exec(ctx: ActionContext, args: Any) -> Result:
         raise TargetError("exec.command: required (a shell string or an argv list)")
     else:
         command = str(command)
-    return _call(ctx.target.exec, _step("exec", ctx, a), service, command)
+    def opt(key: str) -> str | None:
+        return None if a.get(key) is None else str(a[key])
+
+    run = functools.partial(ctx.target.exec, container=opt("container"), pod=opt("pod"), stdin=opt("stdin"))
+    return _call(run, _step("exec", ctx, a), service, command)
 
 
 # secrets known before the run -------------------------------------------------------

@@ -197,5 +197,7 @@ class Target:
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
         raise self._na("logs")
 
-    def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
+             pod: str | None = None, stdin: str | None = None) -> Result:
+        """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
         raise self._na("exec")

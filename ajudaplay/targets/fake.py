@@ -261,7 +261,8 @@ class FakeTarget(Target):
         self._record("logs", ctx, started, service=service, tail=tail)
         return Result(data={"lines": lines})
 
-    def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
+             pod: str | None = None, stdin: str | None = None) -> Result:
         started = self._work("exec", ctx, service=service, command=command)
         self._service(service)
         self._record("exec", ctx, started, service=service, command=command)

@@ -142,7 +142,8 @@ def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] |
     cmd = sess.project.compose_cmd("exec", "-T", svc.compose, *argv)
     sess.project.primed = None  # the command may change the containers
     result = sess.project.host.run(cmd, timeout=ctx.timeout, cancel=ctx.cancel)
-    data = {"rc": result.rc, "stdout": result.stdout, "stderr": result.stderr, "cmd": shown}
+    data = {"rc": result.rc, "stdout": result.stdout, "stderr": result.stderr, "cmd": shown,
+            "stdout_lines": result.stdout.splitlines(), "stderr_lines": result.stderr.splitlines()}
     if not result.ok:
         detail = (result.stderr or result.stdout).strip()[-500:]
         return Result(changed=True, failed=True, data=data, msg=f"{shown} exited {result.rc}: {detail}")

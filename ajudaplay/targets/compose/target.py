@@ -128,7 +128,11 @@ class ComposeTarget(HostTarget):
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
         return self._act(ctx, service, lambda sess, svc: ops.logs(sess, ctx, svc, tail, grep))
 
-    def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
+             pod: str | None = None, stdin: str | None = None) -> Result:
+        given = [name for name, value in (("container", container), ("pod", pod), ("stdin", stdin)) if value is not None]
+        if given:
+            raise TargetError(f"exec.{given[0]}: not supported on Compose targets yet (Kubernetes only)")
         return self._act(ctx, service, lambda sess, svc: ops.exec_(sess, ctx, svc, command))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ajudaplay.errors import LockInfo, TargetError
+from ajudaplay.errors import LockInfo
 from ajudaplay.targets.base import CertificateRequest, LockHolder, Result, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
@@ -136,8 +136,8 @@ class KubernetesTarget(Target):
         ref = self.ref(request.service) if request.service else None
         return certificates.certificate(self.kube, ctx, ref, request, lambda service: self.restart(ctx, service))
 
-    def exec(self, ctx: StepContext, service: str, command: list[str] | str) -> Result:
-        raise TargetError(
-            f"exec is not supported on Kubernetes target {self.name!r} yet: use `kubectl exec deploy/"
-            f"{self.ref(service).deployment} -n {self.namespace} -- ...`"
-        )
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
+             pod: str | None = None, stdin: str | None = None) -> Result:
+        from ajudaplay.targets.kubernetes import execution
+
+        return execution.exec_(self.kube, ctx, self.ref(service), command, container=container, pod=pod, stdin=stdin)
