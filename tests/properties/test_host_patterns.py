@@ -147,3 +147,21 @@ def test_pattern_errors_point_at_the_hosts_line() -> None:
         with pytest.raises(InvalidInput) as caught:
             select_targets(inventory, pattern, mark)
         assert [d.mark for d in caught.value.diagnostics] == [mark], pattern
+
+
+def test_an_empty_pattern_is_refused_with_a_hint() -> None:
+    from ajudaplay.errors import Mark
+
+    mark = Mark("play.yml", 2, 10)
+    for pattern in ("", ":", " , "):
+        with pytest.raises(InvalidInput) as caught:
+            select_targets(load(["t0"], {}), pattern, mark)
+        [diagnostic] = caught.value.diagnostics
+        assert diagnostic.mark == mark and diagnostic.message == f"empty host pattern {pattern!r}"
+        assert diagnostic.hint == "use `all`, a group or a target name"
+
+
+def test_only_a_leading_ampersand_or_bang_is_an_operator() -> None:
+    inventory = load(["Xweb", "t0"], {})
+    assert select_targets(inventory, "Xweb") == ["Xweb"]
+    assert select_targets(inventory, "Xweb:t0:!Xweb") == ["t0"]
