@@ -143,10 +143,12 @@ def test_pattern_errors_point_at_the_hosts_line() -> None:
 
     mark = Mark("play.yml", 3, 10)
     inventory = load(["t0"], {})
-    for pattern in ("nosuch", "zz*", "t0:&nope"):
+    for pattern in ("nosuch", "zz*", "t0:&nope", "t0:!nope", "t0:&zz*", "t0:!zz*"):
         with pytest.raises(InvalidInput) as caught:
             select_targets(inventory, pattern, mark)
         assert [d.mark for d in caught.value.diagnostics] == [mark], pattern
+        named = f" in pattern {pattern!r}" in str(caught.value)
+        assert named is (":" in pattern), str(caught.value)  # a lone term is the pattern itself
 
 
 def test_an_empty_pattern_is_refused_with_a_hint() -> None:
