@@ -41,9 +41,13 @@ def real_pod_placement() -> dict[str, Any]:
 
 
 def health_probe(port: int = 8080) -> dict[str, Any]:
-    """Readiness from the image's own wget on /health (the Compose healthcheck's command), run by the kubelet."""
+    """Readiness from the image's own wget on /health (the Compose healthcheck's command), run by the kubelet.
+
+    A pod starts not Ready, so the `unhealthy` image never becomes Ready; three misses in a row (not one)
+    before a Ready pod turns unready keep a loaded test machine's slow probe from flapping a rollout.
+    """
     return {"exec": {"command": ["wget", "-q", "-O-", f"http://127.0.0.1:{port}/health"]},
-            "periodSeconds": 1, "timeoutSeconds": 5, "failureThreshold": 1, "successThreshold": 1}
+            "periodSeconds": 1, "timeoutSeconds": 5, "failureThreshold": 3, "successThreshold": 1}
 
 
 class RealNode:
