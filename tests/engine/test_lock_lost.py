@@ -68,10 +68,12 @@ def _run(tmp: Path, playbook: Path, inventory: Path, when_started: str, meddle: 
                 return
             time.sleep(0.05)
 
-    threading.Thread(target=watch, daemon=True).start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     started = time.monotonic()
     summary = runner.run()
     elapsed = time.monotonic() - started
+    watcher.join(60)  # the meddling may end after the run noticed it: assert on its full effect
     journal.close()
     return summary.exit_code, collector, console_out.getvalue(), elapsed
 
