@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from ajudaplay.actions.base import default_registry
-from ajudaplay.engine.events import Event, Message, TaskResult, TaskStarted
+from ajudaplay.engine.events import Message, TaskStarted
 from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.run import Runner
 from ajudaplay.inventory.loader import load_inventory
 from ajudaplay.playbook.loader import load_playbook
+from tests.engine.conftest import Collector
 from tests.kubernetes.conftest import NEVER_READY_IMAGE, Cluster
 
 pytestmark = pytest.mark.kubernetes
@@ -27,28 +28,14 @@ LONG = {"name": "long", "deploy": {"service": "api", "image": NEVER_READY_IMAGE,
 AFTER = {"name": "after", "status": {"service": "api"}}
 
 
-class Events:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
-
-    def results(self, task: str) -> list[TaskResult]:
-        return [e for e in self.events if isinstance(e, TaskResult) and e.task == task]
-
-
 def _run(tmp: Path, kubeconfig: Path, cluster: Cluster, tasks: list[dict[str, Any]],
-         meddle: Callable[[], None]) -> tuple[int, Events, float]:
+         meddle: Callable[[], None]) -> tuple[int, Collector, float]:
     cluster.deployment("api", "img:v1")
     (tmp / "play.yml").write_text(yaml.safe_dump([{"hosts": "all", "tasks": tasks}]))
     (tmp / "inv.yml").write_text(yaml.safe_dump({"targets": {"cluster": {
         "kubernetes": {"kubeconfig": str(kubeconfig), "namespace": cluster.namespace},
         "services": {"api": {"deployment": "api", "container": "api"}}}}}))
-    listener = Events()
+    listener = Collector()
     registry = default_registry()
     runner = Runner(load_playbook(tmp / "play.yml", registry), load_inventory(tmp / "inv.yml"), registry,
                     RunOptions(lock_ttl=3), [listener])

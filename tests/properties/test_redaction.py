@@ -25,24 +25,12 @@ from ajudaplay.redaction import PLACEHOLDER, Redactor
 from ajudaplay.report.console import ConsoleReporter
 from ajudaplay.report.jsonl import JsonLinesReporter
 from ajudaplay.targets.base import Change, Result
+from tests.engine.conftest import Collector
 from tests.properties.strategies import FAST
 
 SECRET_CHARS = string.ascii_letters + string.digits + "ñß"
 FILLER = st.text(alphabet=" -_./:=,;()[]{}<>\n\t\"'\\é€", min_size=1, max_size=6)
 Pair = tuple[Any, Any]  # (with secrets, with placeholders)
-
-
-class Collect:
-    """A listener that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
 
 
 def text_pairs(secrets: list[str]) -> st.SearchStrategy[Pair]:
@@ -112,7 +100,7 @@ def runs(draw: st.DrawFn) -> tuple[list[str], list[Event], list[Event]]:
 
 
 def _outputs(events: list[Event], bus: EventBus | None) -> tuple[list[Event], str, str]:
-    collect, jsonl, console = Collect(), io.StringIO(), io.StringIO()
+    collect, jsonl, console = Collector(), io.StringIO(), io.StringIO()
     listeners = [collect, JsonLinesReporter(jsonl), ConsoleReporter(console, verbosity=3, color=False, show_diff=True,
                                                                     live=False)]
     if bus is not None:
