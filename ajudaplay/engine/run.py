@@ -28,7 +28,7 @@ from ajudaplay.engine.state import RunContext, TargetState
 from ajudaplay.errors import AjudaplayError, Interrupted, JournalError, TemplateError
 from ajudaplay.exitcodes import ExitCode
 from ajudaplay.redaction import Redactor
-from ajudaplay.targets.base import LockHolder
+from ajudaplay.locks import LockHolder
 
 RELEASE_WAIT = 10.0  # seconds releasing every lock may take at the end of a run, hung hosts included
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ajudaplay.engine.options import RunOptions
     from ajudaplay.inventory.model import Inventory, TargetSpec
     from ajudaplay.playbook.model import Playbook
-    from ajudaplay.targets.base import LockHolder, Target
+    from ajudaplay.locks import LockHolder
+    from ajudaplay.targets.base import Target
     from ajudaplay.templating import Templar
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from ajudaplay.errors import LockHeld, LockInfo, LockLost, TargetError
 from ajudaplay.hosts.base import HostConnection
 from ajudaplay.owner import ProcessOwner
-from ajudaplay.targets.base import LockHolder
+from ajudaplay.locks import LockHolder
 
 OWNERLESS_GRACE = 30.0  # a lock dir without owner.json older than this was left by a crash
 MUTEX_STALE = 30.0  # a .mutex older than this was left by a crash

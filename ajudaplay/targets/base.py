@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ajudaplay.errors import LockInfo, NotApplicable
+from ajudaplay.locks import LockHolder
 
 if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
@@ -77,19 +78,6 @@ class StepContext:
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """Identity written into a lock: who, from where, which run."""
-
-    user: str
-    hostname: str
-    run_id: str
-
-    @property
-    def holder(self) -> str:
-        return f"{self.user}@{self.hostname}"
 
 
 @dataclass(frozen=True)

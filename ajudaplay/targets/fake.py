@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
+from ajudaplay.locks import LockHolder
 from ajudaplay.targets.base import Change, Result, RevisionChange, Target
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
-    from ajudaplay.targets.base import CertificateRequest, LockHolder, StepContext
+    from ajudaplay.targets.base import CertificateRequest, StepContext
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ajudaplay.errors import LockInfo, TargetUnreachable
-from ajudaplay.targets.base import LockHolder, Target
+from ajudaplay.locks import LockHolder
+from ajudaplay.targets.base import Target
 
 if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection

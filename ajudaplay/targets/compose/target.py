@@ -23,7 +23,8 @@ from ajudaplay.targets.host import HostTarget
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
-    from ajudaplay.targets.base import CertificateRequest, LockHolder, Result, StepContext
+    from ajudaplay.locks import LockHolder
+    from ajudaplay.targets.base import CertificateRequest, Result, StepContext
     from ajudaplay.targets.compose.settings import ServiceMap
 
 Action = Callable[["Session", "ServiceMap"], "Result"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ajudaplay.errors import LockHeld, LockInfo, LockLost
 from ajudaplay.owner import ProcessOwner
-from ajudaplay.targets.base import LockHolder
+from ajudaplay.locks import LockHolder
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ajudaplay.errors import LockInfo
-from ajudaplay.targets.base import CertificateRequest, LockHolder, Result, StepContext, Target
+from ajudaplay.locks import LockHolder
+from ajudaplay.targets.base import CertificateRequest, Result, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
 
