@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from ajudaplay.errors import Mark
 
+# The kind names of ajudaplay/kinds.py, spelt out for mypy (a Literal cannot be computed);
+# tests/validation/test_kinds.py fails when the two differ.
 TargetKind = Literal["host", "compose", "kubernetes", "fake"]
 
 

@@ -11,17 +11,16 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 from ajudaplay.errors import NotApplicable
+from ajudaplay.kinds import KINDS
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.targets.base import Target
 
-# kind -> (module candidates, class name); a package may export the class or keep it in .target
+# kind -> (module candidates, class name), from the one table of kinds (ajudaplay/kinds.py);
+# a package may export the class or keep it in .target
 TARGET_CLASSES: Mapping[str, tuple[tuple[str, ...], str]] = MappingProxyType({
-    "host": (("ajudaplay.targets.host",), "HostTarget"),
-    "compose": (("ajudaplay.targets.compose", "ajudaplay.targets.compose.target"), "ComposeTarget"),
-    "kubernetes": (("ajudaplay.targets.kubernetes", "ajudaplay.targets.kubernetes.target"), "KubernetesTarget"),
-    "fake": (("ajudaplay.targets.fake",), "FakeTarget"),
+    kind.name: (kind.modules, kind.class_name) for kind in KINDS.values()
 })
 
 
