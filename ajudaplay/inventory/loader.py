@@ -15,11 +15,12 @@ from ajudaplay.errors import Diagnostic, InvalidInput
 from ajudaplay.inventory.groups import ALL, find_cycle
 from ajudaplay.inventory.model import Group, Inventory, TargetKind, TargetSpec
 from ajudaplay.inventory.secrets import read_env_file, secret_leaves
-from ajudaplay.playbook.schema import compiled_validator, inventory_schema
-from ajudaplay.playbook.schema_errors import Vocabulary, did_you_mean, schema_diagnostics
+from ajudaplay.kinds import KIND_NAMES
+from ajudaplay.schema_diagnostics import Vocabulary, did_you_mean, schema_diagnostics
+from ajudaplay.schemas import compiled_validator, inventory_schema
 from ajudaplay.yamlmarks import Document, JsonPath, format_path, load_yaml_file
 
-KINDS = ("host", "compose", "kubernetes", "fake")
+KINDS = KIND_NAMES  # the kind keys, from the one table (ajudaplay/kinds.py)
 SSH_OPTIONS = ("key", "known_hosts", "host_key_check")
 HOST_OPTIONS = (*SSH_OPTIONS, "lock_path")  # a plain host target keeps these beside `host:`
 INVENTORY_DIR = "inventory"

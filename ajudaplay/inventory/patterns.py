@@ -13,7 +13,7 @@ import re
 from ajudaplay.errors import Diagnostic, InvalidInput, Mark
 from ajudaplay.inventory.groups import ALL, group_targets
 from ajudaplay.inventory.model import Inventory
-from ajudaplay.playbook.schema_errors import did_you_mean
+from ajudaplay.schema_diagnostics import did_you_mean
 
 _GLOB = re.compile(r"[*?\[]")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import Diagnostic, Mark
-from ajudaplay.playbook.schema_errors import did_you_mean
 from ajudaplay.playbook.walk import BLOCK_TASK_LISTS, iter_strings, iter_tasks
+from ajudaplay.schema_diagnostics import did_you_mean
 from ajudaplay.yamlmarks import Document, JsonPath, format_path
 
 if TYPE_CHECKING:

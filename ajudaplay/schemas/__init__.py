@@ -1,0 +1,74 @@
+"""The shipped JSON Schema files, and the one place that loads and compiles them.
+
+Core layer, used by playbook/ (which composes the action schemas in) and by
+inventory/ (whose kinds come from ajudaplay/kinds.py). jsonschema is imported
+only when a validator is compiled, never at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ajudaplay.kinds import KIND_NAMES, KINDS, USER_KINDS
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+
+def load_base(name: str) -> dict[str, Any]:
+    """A fresh copy of one schema file shipped in this package (callers may change it)."""
+    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def inventory_schema() -> dict[str, Any]:
+    """The inventory schema: the shipped file, with its target kinds taken from the kinds table."""
+    schema = load_base("inventory.schema.json")
+    target = schema["$defs"]["target"]
+    tests_only = [k for k in KIND_NAMES if k not in USER_KINDS]
+    listed = ", ".join(USER_KINDS) + (f" (or {', '.join(tests_only)}, for tests)" if tests_only else "")
+    target["description"] = f"Exactly one kind key: {listed}."
+    target["oneOf"] = [{"required": [kind]} for kind in KINDS]
+    return schema
+
+
+def compiled_validator(schema: dict[str, Any]) -> Validator:
+    """A Draft 2020-12 validator for `schema`, compiled once per process per distinct schema."""
+    return _compile(json.dumps(schema, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile(schema_text: str) -> Validator:
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    schema = json.loads(schema_text)  # no check_schema here: ~0.3 s; tests check every shipped schema
+    cls = extend(Draft202012Validator, {"oneOf": _one_of_keyword(Draft202012Validator.VALIDATORS["oneOf"])})
+    validator: Validator = cls(schema)
+    return validator
+
+
+def _one_of_keyword(one_of: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """jsonschema's `oneOf`, answering the task's "exactly one action" shape by counting keys.
+
+    Every task carries `oneOf: [{required: [block]}, {required: [ACTION]}, ...]`,
+    one branch per action. jsonschema evaluates all of them and builds an error
+    object for each miss (most of the validation time of a playbook). For that
+    shape, exactly one branch holds iff exactly one of the keys is present: then
+    there is nothing to report; otherwise the real keyword runs and reports as
+    it always did.
+    """
+
+    def keyword(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict) and isinstance(branches, list):
+            keys = [b["required"][0] for b in branches
+                    if isinstance(b, dict) and b.keys() == {"required"} and len(b["required"]) == 1]
+            if len(keys) == len(branches) and sum(key in instance for key in keys) == 1:
+                return
+        yield from one_of(validator, branches, instance, schema)
+
+    return keyword
