@@ -220,15 +220,15 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
         options = _options(args, extra, inventory)
         runner = Runner(playbook, inventory, registry, options, [])
         listing = bool(args.list_targets or args.list_tasks)
-        runner.preflight(templates=not listing)
+        plan = runner.preflight(templates=not listing)  # a listing previews the plan, templates unchecked
     except InvalidInput as exc:
         _report_invalid(args, exc.diagnostics)
         raise
     if listing:
         from ajudaplay.engine.listing import list_targets, list_tasks
 
-        lines = list_targets(playbook, runner.selections) if args.list_targets else []
-        lines += list_tasks(playbook, options) if args.list_tasks else []
+        lines = list_targets(plan) if args.list_targets else []
+        lines += list_tasks(plan) if args.list_tasks else []
         print("\n".join(lines))
         return int(ExitCode.OK)
     listeners, closers = _listeners(args)

@@ -11,17 +11,17 @@ vars, play vars and block/task vars. Not known: anything a `register`,
 `set_vars` or loop may (re)define at run time, and whatever depends on it; an
 extra var stays known (it wins over registered values). A task is checked
 only when it would run: its `when` conditions known and true, selected by
---tags/--skip-tags, not before --start-at-step. Anything not known is left to
-the run.
+--tags/--skip-tags, not skipped by --start-at-step in that target's batch (the
+Plan says which). Anything not known is left to the run.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ajudaplay.engine.selection import tag_selected
+from ajudaplay.engine.plan_walk import Node, assigned_names, leaves
 from ajudaplay.engine.variables import is_template_value, render_layer
 from ajudaplay.errors import Diagnostic, Mark, TemplateError
 from ajudaplay.redaction import Redactor
@@ -30,8 +30,9 @@ from ajudaplay.templating import is_template
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
     from ajudaplay.engine.options import RunOptions
+    from ajudaplay.engine.plan import Plan
     from ajudaplay.inventory.model import Inventory, TargetSpec
-    from ajudaplay.playbook.model import Play, Playbook, Task
+    from ajudaplay.playbook.model import Play, Task
     from ajudaplay.templating import Templar
 
 RUN_TIME_NAMES = frozenset({"result", "item", "ansible_loop", "run_id"})  # never known before the run
@@ -39,22 +40,6 @@ MAX_LOOP_ITEMS = 200  # a static loop is checked item by item, up to this many
 SERVICELESS_KINDS = ("host",)  # service actions are NotApplicable there, decided at run time
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
 _TRUE, _FALSE = ("yes", "y", "true", "on", "1"), ("no", "n", "false", "off", "0")  # actions/service.py _bool
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What the enclosing blocks add to a task, as the run applies it (engine/step.py Scope)."""
-
-    when: tuple[tuple[str, Mark], ...] = ()
-    vars: tuple[tuple[Mapping[str, Any], Mark], ...] = ()
-    tags: frozenset[str] = frozenset()
-
-    def enter(self, task: Task) -> Scope:
-        return Scope(
-            self.when + tuple((w, task.mark) for w in task.when),
-            self.vars + (((task.vars, task.mark),) if task.vars else ()),
-            self.tags | frozenset(task.tags),
-        )
 
 
 @dataclass
@@ -77,71 +62,38 @@ class _Found:
 
 
 def check_arguments(
-    playbook: Playbook, inventory: Inventory, registry: Registry, options: RunOptions,
-    templar: Templar, selections: Sequence[Sequence[str]],
+    plan: Plan, inventory: Inventory, registry: Registry, options: RunOptions, templar: Templar,
 ) -> list[Diagnostic]:
-    """Type errors and unknown services in arguments known before the run, for every selected target."""
-    assigned = assigned_at_run_time(playbook) - set(options.extra_vars)
+    """Type errors and unknown services in arguments known before the run, for every selected target.
+
+    Each target is checked on the tasks the Plan runs in its batch (tags,
+    --start-at-step), and with the inventory variables the Plan rendered.
+    """
+    assigned = assigned_names(n for p in plan.plays for n in (*p.tasks, *p.handlers)) - set(options.extra_vars)
     redactor = Redactor(list(inventory.secret_values))
     for name in options.secret_extra_vars | (set(options.extra_vars) & inventory.secret_names):
         redactor.add(options.extra_vars.get(name, ""))
     found = _Found()
-    pending = [options.start_at_step]  # shared across plays, like the run's start_pending
     cache: dict[str, frozenset[str]] = {}  # template -> the names it reads
-    for play, names in zip(playbook.plays, selections):
-        tasks = list(_tasks(play, options, pending))
-        for target in names:
-            checker = _TargetCheck(playbook, play, inventory, registry, options, templar, target, assigned, cache)
-            for task, scope in tasks:
-                for mark, message, hint in checker.task(task, scope):
-                    found.add(mark, redactor.text(message), redactor.text(hint), target)
+    for planned in plan.plays:
+        tasks, handlers = planned.task_leaves(), list(leaves(planned.handlers))
+        for number, batch in enumerate(planned.batches):
+            runs = [n for n in tasks if planned.runs(n, number)] + handlers
+            for target in batch:
+                checker = _TargetCheck(plan, planned.play, inventory, registry, options, templar, target, assigned, cache)
+                for node in runs:
+                    for mark, message, hint in checker.task(node):
+                        found.add(mark, redactor.text(message), redactor.text(hint), target)
     return found.diagnostics()
-
-
-def assigned_at_run_time(playbook: Playbook) -> set[str]:
-    """Every name a `register` or `set_vars` anywhere in the playbook may define while it runs."""
-    names: set[str] = set()
-    for play in playbook.plays:
-        for task, _ in _walk([*play.tasks, *play.handlers], Scope()):
-            if task.register:
-                names.add(task.register)
-            if task.action == "set_vars" and isinstance(task.args, dict):
-                names |= {str(k) for k in task.args}
-    return names
-
-
-def _walk(tasks: Sequence[Task], scope: Scope) -> Iterator[tuple[Task, Scope]]:
-    for task in tasks:
-        if task.is_block:
-            inner = scope.enter(task)
-            for section in (task.block or [], task.rescue, task.always):
-                yield from _walk(section, inner)
-        else:
-            yield task, scope
-
-
-def _tasks(play: Play, options: RunOptions, pending: list[str | None]) -> Iterator[tuple[Task, Scope]]:
-    """The tasks of a play the run would start (handlers: all), with their scopes."""
-    for task, scope in _walk(play.tasks, Scope(tags=frozenset(play.tags))):
-        if not tag_selected(scope.tags | set(task.tags), options.tags, options.skip_tags):
-            continue
-        if pending[0] is not None:
-            if task.name != pending[0]:
-                continue
-            pending[0] = None
-        yield task, scope
-    yield from _walk(play.handlers, Scope())
 
 
 class _TargetCheck:
     """The static variables of one play on one target, and the checks of its tasks."""
 
     def __init__(
-        self, playbook: Playbook, play: Play, inventory: Inventory, registry: Registry, options: RunOptions,
+        self, plan: Plan, play: Play, inventory: Inventory, registry: Registry, options: RunOptions,
         templar: Templar, target: str, assigned: set[str], cache: dict[str, frozenset[str]],
     ) -> None:
-        from ajudaplay.engine.variables import target_vars
-
         self.play = play
         self.spec: TargetSpec = inventory.targets[target]
         self.registry = registry
@@ -150,8 +102,8 @@ class _TargetCheck:
         self.extra = dict(options.extra_vars)
         self.unknown = (set(assigned) | RUN_TIME_NAMES) - set(self.extra)
         context: dict[str, Any] = {"inventory_hostname": target, "target_name": target}
-        context.update(target_vars(templar, inventory, target, options.extra_vars))
-        context.update(playbook_dir=str(playbook.path.parent), play_name=play.name, check_mode=options.check,
+        context.update(plan.target_vars[target])
+        context.update(playbook_dir=str(plan.playbook.path.parent), play_name=play.name, check_mode=options.check,
                        ajudaplay_user=options.user or _login())
         context.update(self.extra)
         self.context = self._layer(context, play.vars, play.mark, self.unknown)
@@ -175,7 +127,7 @@ class _TargetCheck:
         used = self.names(value)
         return not (used & unknown) and used <= set(context)
 
-    def _layer(self, context: dict[str, Any], layer: Mapping[str, Any], mark: Mark, unknown: set[str]) -> dict[str, Any]:
+    def _layer(self, context: dict[str, Any], layer: Mapping[str, Any], mark: Mark | None, unknown: set[str]) -> dict[str, Any]:
         """`context` plus one vars layer, rendered by the run's own `render_layer`; dynamic entries dropped."""
         dynamic = {k for k in layer if k in unknown}
         while True:  # entries that read dynamic ones (or each other) are dynamic too
@@ -197,16 +149,17 @@ class _TargetCheck:
         return result
 
     # tasks --------------------------------------------------------------------
-    def task(self, task: Task, scope: Scope) -> list[tuple[Mark, str, str]]:
+    def task(self, node: Node) -> list[tuple[Mark, str, str]]:
+        task = node.task
         spec = self.registry.get(task.action or "")
         if spec is None or not isinstance(task.args, dict):
             return []
         unknown = set(self.unknown)
         context = self.context
-        for layer, mark in [*scope.vars, (task.vars, task.mark)]:
+        for layer, mark in [*node.scope.vars, (task.vars, task.mark)]:
             if layer:
                 context = self._layer(context, layer, mark, unknown)
-        conditions = [*scope.when, *((w, task.mark) for w in task.when)]
+        conditions = node.conditions
         if task.loop is None:
             runs = self._runs(conditions, context, unknown)
             return self._arguments(task, spec.name, spec.schema, context, unknown) if runs else []

@@ -1,4 +1,4 @@
-"""Walk a task list in lockstep over targets: each task on all live targets, then the next.
+"""Execute a play's task tree (the Plan's nodes) in lockstep over targets: each task on all live targets, then the next.
 
 Blocks follow Ansible: a failure inside `block` sends that target to `rescue`;
 a successful rescue clears the failure (counted `rescued`); `always` runs for
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from ajudaplay.engine.events import TaskResult, TaskStarted
 from ajudaplay.engine.fanout import fan_out
-from ajudaplay.engine.selection import tag_selected
+from ajudaplay.engine.plan_walk import Node
+from ajudaplay.engine.plan_walk import Scope as WalkScope
 from ajudaplay.engine.step import Scope, run_step
 from ajudaplay.engine.variables import is_template_value, step_vars
 from ajudaplay.errors import AjudaplayError, Interrupted
@@ -25,69 +26,64 @@ if TYPE_CHECKING:
 
 
 def run_tasks(
-    rc: RunContext, play: Play, tasks: Sequence[Task], targets: Sequence[TargetState], scope: Scope, handler: bool = False
+    rc: RunContext, play: Play, nodes: Sequence[Node], targets: Sequence[TargetState],
+    skipped: frozenset[int] = frozenset(),
 ) -> None:
-    """Run `tasks` in order; each on the targets of `targets` that are still alive."""
-    for task in tasks:
+    """Run the Plan's `nodes` in order, each on the targets of `targets` that are still alive.
+
+    A task --tags/--skip-tags dropped, or whose index is in `skipped` (what
+    --start-at-step skips in this batch), is not started; handlers always are.
+    """
+    for node in nodes:
         rc.check_interrupt()
         alive = [ts for ts in targets if ts.alive]
         if not alive:
             return
-        if task.is_block:
-            run_block(rc, play, task, alive, scope, handler)
-            continue
-        if not handler:
-            if not tag_selected(scope.tags | set(task.tags), rc.options.tags, rc.options.skip_tags):
-                continue
-            if rc.start_pending is not None:
-                if task.name != rc.start_pending:
-                    continue
-                rc.start_pending = None
-        run_task_on(rc, play, task, alive, scope, handler)
+        if node.is_block:
+            run_block(rc, play, node, alive, skipped)
+        elif node.handler or (node.selected and node.index not in skipped):
+            run_task_on(rc, play, node, alive)
 
 
 def run_block(
-    rc: RunContext, play: Play, block: Task, targets: Sequence[TargetState], scope: Scope, handler: bool = False
+    rc: RunContext, play: Play, block: Node, targets: Sequence[TargetState], skipped: frozenset[int] = frozenset(),
 ) -> None:
     """block, then rescue for the targets that failed in it, then always for all who entered."""
-    inner = scope.enter(block)
     entered = list(targets)
     failed_before = {ts.name: ts.counters.failed for ts in entered}
     try:
-        run_tasks(rc, play, block.block or [], entered, inner, handler)
+        run_tasks(rc, play, block.block, entered, skipped)
         failed_now = [ts for ts in entered if ts.failed and not ts.unreachable and ts.lock_held is None and not ts.lock_lost]
         if block.rescue and failed_now:
             for ts in failed_now:
                 ts.failed = False
-            run_tasks(rc, play, block.rescue, failed_now, inner, handler)
+            run_tasks(rc, play, block.rescue, failed_now, skipped)
             for ts in failed_now:
                 if not ts.failed:  # rescued: the block's failures no longer count
                     ts.counters.failed = failed_before[ts.name]
                     ts.counters.rescued += 1
     finally:
         if block.always and not rc.interrupted.is_set():
-            _run_always(rc, play, block, entered, inner, handler)
+            _run_always(rc, play, block, entered, skipped)
 
 
-def _run_always(
-    rc: RunContext, play: Play, block: Task, entered: list[TargetState], scope: Scope, handler: bool
-) -> None:
+def _run_always(rc: RunContext, play: Play, block: Node, entered: list[TargetState], skipped: frozenset[int]) -> None:
     participants = [ts for ts in entered if not ts.unreachable and not ts.stopped and ts.lock_held is None]
     saved = {ts.name: ts.failed for ts in participants}
     for ts in participants:
         ts.failed = False
     try:
-        run_tasks(rc, play, block.always, participants, scope, handler)
+        run_tasks(rc, play, block.always, participants, skipped)
     finally:
         for ts in participants:
             ts.failed = ts.failed or saved[ts.name]
 
 
-def run_task_on(
-    rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope, handler: bool = False
-) -> None:
+def run_task_on(rc: RunContext, play: Play, node: Node, targets: Sequence[TargetState]) -> None:
     """Emit TaskStarted, run the task on every target in parallel (bounded), wait for all."""
-    task = dataclasses.replace(task, name=_display_name(rc, play, task, targets, scope))
+    scope = _step_scope(node.scope)
+    handler = node.handler
+    task = dataclasses.replace(node.task, name=_display_name(rc, play, node.task, targets, scope))
     rc.bus.emit(
         TaskStarted(
             run_id=rc.run_id,
@@ -110,6 +106,11 @@ def run_task_on(
         for ts in targets:
             ts.stopped = True
         raise Interrupted("interrupted while steps were running")
+
+
+def _step_scope(scope: WalkScope) -> Scope:
+    """The walker's scope as engine/step.py types it (the same three fields; see the report of issue #14)."""
+    return Scope(scope.when, scope.vars, scope.tags)
 
 
 def _display_name(rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope) -> str:

@@ -1,58 +1,36 @@
-"""One play: its targets in `serial` batches, lock, tasks in lockstep, handlers, max_fail."""
+"""One play of the Plan: its `serial` batches (formed by the plan), lock, tasks in lockstep, handlers, max_fail."""
 
 from __future__ import annotations
 
-import math
 import time
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from ajudaplay.engine.blocks import run_task_on, run_tasks
+from ajudaplay.engine.blocks import run_tasks
 from ajudaplay.engine.events import PlayStarted, TaskResult, TaskStarted
 from ajudaplay.engine.fanout import fan_out
+from ajudaplay.engine.plan import batch_sizes as batch_sizes  # where it lived before the plan stage
 from ajudaplay.engine.prepare import prepare_target
-from ajudaplay.engine.step import Scope
 from ajudaplay.errors import Interrupted, LockHeld, TargetUnreachable
 from ajudaplay.targets.base import Result
 
 if TYPE_CHECKING:
+    from ajudaplay.engine.plan import PlannedPlay
     from ajudaplay.engine.state import RunContext, TargetState
-    from ajudaplay.playbook.model import Play, Task
+    from ajudaplay.playbook.model import Play
 
 LOCK_TASK = "acquire lock"
 
 
-def batch_sizes(serial: Sequence[int | str], total: int) -> list[int]:
-    """Ansible's `serial`: ints or "N%", the last value repeating; empty means one batch."""
-    if total <= 0:
-        return []
-    if not serial:
-        return [total]
-    sizes: list[int] = []
-    index = 0
-    while sum(sizes) < total:
-        spec = serial[min(index, len(serial) - 1)]
-        if isinstance(spec, str) and spec.strip().endswith("%"):
-            size = int(math.floor(total * float(spec.strip()[:-1]) / 100.0))
-        else:
-            size = int(spec)
-        size = max(1, min(size, total - sum(sizes)))
-        sizes.append(size)
-        index += 1
-    return sizes
-
-
-def run_play(rc: RunContext, play: Play, names: list[str]) -> None:
-    """Run a play on the named targets (already selected and limited)."""
-    rc.bus.emit(PlayStarted(run_id=rc.run_id, play=play.name, targets=list(names)))
-    states = [rc.targets[n] for n in names]
-    if play.lock and _touches_targets(rc, play):  # all batches at once: nobody slips in between
-        _lock_batch(rc, play, [ts for ts in states if ts.alive])
-    position = 0
-    for size in batch_sizes(play.serial, len(states)):
-        batch = states[position : position + size]
-        position += size
-        if not _run_batch(rc, play, batch):
-            later = states[position:]
+def run_play(rc: RunContext, planned: PlannedPlay) -> None:
+    """Run a play of the Plan: its targets in the Plan's batches, its task tree, its handlers."""
+    play = planned.play
+    rc.bus.emit(PlayStarted(run_id=rc.run_id, play=play.name, targets=list(planned.targets)))
+    if play.lock and planned.touches_targets:  # all batches at once: nobody slips in between
+        _lock_batch(rc, play, [rc.targets[n] for n in planned.targets if rc.targets[n].alive])
+    for number, names in enumerate(planned.batches):
+        batch = [rc.targets[n] for n in names]
+        if not _run_batch(rc, planned, batch, planned.skipped(number)):
+            later = [rc.targets[n] for names in planned.batches[number + 1:] for n in names]
             if later:
                 rc.message("", f"play {play.name!r}: batch failed; {len(later)} target(s) in later batches not run", "warning")
             for ts in later:
@@ -60,19 +38,19 @@ def run_play(rc: RunContext, play: Play, names: list[str]) -> None:
             return
 
 
-def _run_batch(rc: RunContext, play: Play, batch: list[TargetState]) -> bool:
+def _run_batch(rc: RunContext, planned: PlannedPlay, batch: list[TargetState], skipped: frozenset[int]) -> bool:
     """Run the play on one batch; return False when the play must stop."""
+    play = planned.play
     for ts in batch:
         ts.notified.clear()
     live = [ts for ts in batch if ts.alive]
     if not live:
         return True
-    scope = Scope(tags=frozenset(play.tags))
-    for task in play.tasks:
-        run_tasks(rc, play, [task], batch, scope)
+    for node in planned.tasks:
+        run_tasks(rc, play, [node], batch, skipped)
         if _too_many_failed(rc, play, batch):
             return False
-    _run_handlers(rc, play, batch)
+    _run_handlers(rc, planned, batch)
     if all(not ts.alive for ts in batch) and batch:
         return False
     return not _too_many_failed(rc, play, batch)
@@ -96,32 +74,15 @@ def _too_many_failed(rc: RunContext, play: Play, batch: list[TargetState]) -> bo
     return True
 
 
-def _run_handlers(rc: RunContext, play: Play, batch: list[TargetState]) -> None:
+def _run_handlers(rc: RunContext, planned: PlannedPlay, batch: list[TargetState]) -> None:
     """Each handler once per target that notified it (by name or `listen`), in definition order."""
-    for handler in play.handlers:
-        answers = {handler.name, *handler.listen}
+    for handler in planned.handlers:
+        answers = {handler.task.name, *handler.task.listen}
         targets = [ts for ts in batch if ts.alive and ts.notified & answers]
         if targets:
-            run_tasks(rc, play, [handler], targets, Scope(), handler=True)
+            run_tasks(rc, planned.play, [handler], targets)
     for ts in batch:
         ts.notified.clear()
-
-
-def _touches_targets(rc: RunContext, play: Play) -> bool:
-    """Whether any action of the play runs on the target (not only on the controller)."""
-
-    def walk(tasks: Sequence[Task]) -> bool:
-        for task in tasks:
-            if task.is_block:
-                if walk(task.block or []) or walk(task.rescue) or walk(task.always):
-                    return True
-                continue
-            spec = rc.registry.get(task.action or "")
-            if spec is None or not spec.controller:
-                return True
-        return False
-
-    return walk(play.tasks) or walk(play.handlers)
 
 
 def _lock_batch(rc: RunContext, play: Play, batch: list[TargetState]) -> None:

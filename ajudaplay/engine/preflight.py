@@ -1,138 +1,39 @@
-"""The plan stage's checks: everything a run establishes before it touches a target.
+"""The plan stage's template checks, and `validate`: what a run establishes before it touches a target.
 
-`plan()` is the one code path behind `run`, `run --list-tasks/--list-targets`
-and `validate`: target patterns, --limit, --start-at-step, every template
-(undefined variables, filters, tests, sandbox) and the arguments whose values
-are known before the run (engine/argcheck.py). Without an inventory
-(`validate` without `-i`) the checks that need one are skipped, and the plan
-says which. Every variable a template uses must be definable by some source
-(inventory, play/task/block vars, extra vars, a `register` or `set_vars`
-anywhere in the playbook, a loop variable, magic variables). All problems are
-reported together as InvalidInput, exit code 3, and nothing has run.
+`engine/plan.py` builds the Plan (the one code path behind `run`, the listings
+and `validate`); this module checks every template in it (undefined
+variables, filters, tests, sandbox, cycles between vars entries), while
+engine/argcheck.py renders the arguments known before the run. Without an
+inventory (`validate` without `-i`) the checks that need one are skipped, and
+the plan says which. Every variable a template uses must be definable by some
+source (inventory, play/task/block vars, extra vars, a `register` or
+`set_vars` anywhere in the playbook, a loop variable, magic variables). All
+problems are reported together as InvalidInput, exit code 3, and nothing has run.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from ajudaplay.engine.plan_walk import every
 from ajudaplay.engine.variables import JINJA_GLOBALS, MAGIC_VARS, dependency_order
-from ajudaplay.errors import Diagnostic, InvalidInput, Mark, TemplateError
+from ajudaplay.errors import Diagnostic, Mark, TemplateError
 from ajudaplay.templating import is_template
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
     from ajudaplay.engine.options import RunOptions
-    from ajudaplay.engine.state import RunContext
+    from ajudaplay.engine.plan import PlannedPlay
     from ajudaplay.inventory.model import Inventory
-    from ajudaplay.playbook.model import Playbook, Task
+    from ajudaplay.playbook.model import Task
     from ajudaplay.templating import Templar
 
 RESULT_NAMES = ("result", "item", "ansible_loop")
 EXPRESSION_FIELDS = ("until", "changed_when", "failed_when")
-INVENTORY_CHECKS = ("host patterns", "undefined variables", "argument values", "service names")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the checks before a run established: the targets of each play, and every problem.
-
-    The seed of the plan stage (parse -> validate -> plan -> execute): `run`,
-    the listings and `validate` all build one, and nothing else decides
-    whether a run may start.
-    """
-
-    selections: list[list[str]]
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    skipped: tuple[str, ...] = ()  # checks that need an inventory, when there was none
-
-    def raise_if_invalid(self) -> None:
-        if self.diagnostics:
-            raise InvalidInput(self.diagnostics)
-
-
-def select(inventory: Inventory, pattern: str, limit: str | None, mark: Mark | None = None) -> list[str]:
-    """Targets of a play pattern, intersected with --limit, in inventory order."""
-    from ajudaplay.inventory.patterns import select_targets
-
-    names = select_targets(inventory, pattern, mark)
-    if limit:
-        allowed = set(select_targets(inventory, limit))
-        names = [n for n in names if n in allowed]
-    return names
-
-
-def plan(
-    playbook: Playbook, inventory: Inventory | None, registry: Registry, options: RunOptions,
-    templar: Templar, templates: bool = True,
-) -> Plan:
-    """Every check a run makes before it touches a target; `inventory=None` skips those that need one.
-
-    `templates=False` (for --list-tasks/--list-targets) checks only selections.
-    """
-    diagnostics: list[Diagnostic] = []
-    if inventory is None:
-        selections: list[list[str]] = [[] for _ in playbook.plays]
-    else:
-        selections = _selections(playbook, inventory, options, diagnostics)
-    if options.start_at_step and options.start_at_step not in set(_task_names(playbook)):
-        close = difflib.get_close_matches(options.start_at_step, list(_task_names(playbook)), n=1)
-        diagnostics.append(
-            Diagnostic(None, f"--start-at-step: no task named {options.start_at_step!r}",
-                       f"did you mean {close[0]!r}?" if close else "use --list-tasks to see the task names")
-        )
-    if templates:
-        known = None if inventory is None else _known_everywhere(playbook, inventory, options, selections)
-        template_problems = check_templates(playbook, templar, known)
-        if inventory is not None:
-            template_problems += check_inventory_templates(inventory, templar, options, selections)
-        diagnostics.extend(template_problems)
-        if inventory is not None and not template_problems:  # rendering a refused template proves nothing
-            from ajudaplay.engine.argcheck import check_arguments
-
-            diagnostics.extend(check_arguments(playbook, inventory, registry, options, templar, selections))
-    return Plan(selections, _unique(diagnostics), INVENTORY_CHECKS if inventory is None else ())
-
-
-def preflight(rc: RunContext, templates: bool = True) -> list[list[str]]:
-    """`plan()` for a run: the selected target names of each play. Raises InvalidInput."""
-    checked = plan(rc.playbook, rc.inventory, rc.registry, rc.options, rc.templar, templates)
-    checked.raise_if_invalid()
-    return checked.selections
-
-
-def _selections(playbook: Playbook, inventory: Inventory, options: RunOptions, diagnostics: list[Diagnostic]) -> list[list[str]]:
-    selections: list[list[str]] = []
-    if options.limit:
-        try:
-            from ajudaplay.inventory.patterns import select_targets
-
-            select_targets(inventory, options.limit)
-        except InvalidInput as exc:
-            diagnostics.extend(exc.diagnostics)
-    limit = None if diagnostics else options.limit
-    for index, play in enumerate(playbook.plays):
-        mark = play.hosts_mark or play.mark
-        try:
-            selections.append(select(inventory, play.hosts, limit, mark))
-        except InvalidInput as exc:
-            diagnostics.extend(Diagnostic(d.mark or mark, d.message, d.hint, d.path or f"plays[{index}].hosts")
-                               for d in exc.diagnostics)
-            selections.append([])
-    return selections
-
-
-def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    seen: set[str] = set()
-    out = []
-    for diagnostic in diagnostics:
-        if str(diagnostic) not in seen:
-            seen.add(str(diagnostic))
-            out.append(diagnostic)
-    return out
 
 
 @dataclass(frozen=True)
@@ -144,7 +45,8 @@ class Validation:
 
 
 def validate(paths: list[Path], registry: Registry, inventory: Path | None, options: RunOptions) -> Validation:
-    """File checks of every playbook and inventory, then `plan()` of each playbook, as `run` makes it."""
+    """File checks of every playbook and inventory, then the Plan of each playbook, as `run` builds it."""
+    from ajudaplay.engine.plan import build_plan, unique
     from ajudaplay.templating import Templar
     from ajudaplay.validation import check_files
 
@@ -152,77 +54,41 @@ def validate(paths: list[Path], registry: Registry, inventory: Path | None, opti
     diagnostics = list(files.diagnostics)
     skipped: tuple[str, ...] = ()
     if inventory is not None and files.inventory is None:
-        return Validation(_unique(diagnostics), ())  # `run` stops at the inventory's own problems too
+        return Validation(unique(diagnostics), ())  # `run` stops at the inventory's own problems too
     templar = Templar()
     for playbook in files.playbooks:
-        checked = plan(playbook, files.inventory, registry, options, templar)
+        checked = build_plan(playbook, files.inventory, registry, options, templar)
         diagnostics.extend(checked.diagnostics)
         skipped = skipped or checked.skipped
-    return Validation(_unique(diagnostics), skipped)
+    return Validation(unique(diagnostics), skipped)
 
 
-def _task_names(playbook: Playbook) -> Iterator[str]:
-    for play in playbook.plays:
-        for task in _walk(play.tasks):
-            if not task.is_block:
-                yield task.name
-
-
-def _walk(tasks: Sequence[Task]) -> Iterator[Task]:
-    for task in tasks:
-        yield task
-        if task.is_block:
-            yield from _walk(task.block or [])
-            yield from _walk(task.rescue)
-            yield from _walk(task.always)
-
-
-def _known_everywhere(playbook: Playbook, inventory: Inventory, options: RunOptions, selections: list[list[str]]) -> set[str]:
+def known_everywhere(plays: Sequence[PlannedPlay], inventory: Inventory, options: RunOptions, assigned: set[str]) -> set[str]:
+    """Every name some source defines: magic, inventory (of the selected targets), extra vars, registered."""
     from ajudaplay.inventory.vars import vars_for
 
     known: set[str] = set(MAGIC_VARS) | set(JINJA_GLOBALS) | set(RESULT_NAMES)
-    known |= set(inventory.vars) | set(options.extra_vars)
-    for name in {n for names in selections for n in names}:
+    known |= set(inventory.vars) | set(options.extra_vars) | assigned
+    for name in {n for p in plays for n in p.targets}:
         known |= set(vars_for(inventory, name))
-    for play in playbook.plays:
-        for task in _walk([*play.tasks, *play.handlers]):
-            if task.register:
-                known.add(task.register)
-            if task.action == "set_vars" and isinstance(task.args, dict):
-                known |= set(task.args)
     return known
 
 
-def check_inventory_templates(
-    inventory: Inventory, templar: Templar, options: RunOptions, selections: list[list[str]]
-) -> list[Diagnostic]:
-    """Render the inventory variables of every selected target, as the run will: undefined
-    names, unknown filters, sandbox escapes and cycles there are found before anything runs."""
-    from ajudaplay.engine.variables import target_vars
-
-    diagnostics: list[Diagnostic] = []
-    for name in dict.fromkeys(n for names in selections for n in names):
-        try:
-            target_vars(templar, inventory, name, options.extra_vars)
-        except TemplateError as exc:
-            d = exc.diagnostic
-            diagnostics.append(Diagnostic(d.mark, f"inventory variables of target {name!r}: {d.message}", d.hint))
-    return diagnostics
-
-
-def check_templates(playbook: Playbook, templar: Templar, known: set[str] | None) -> list[Diagnostic]:
+def check_templates(plays: Sequence[PlannedPlay], templar: Templar, known: set[str] | None) -> list[Diagnostic]:
     """Syntax, filters, tests and the sandbox in every template; undefined variables unless `known` is None."""
     diagnostics: list[Diagnostic] = []
-    for play in playbook.plays:
+    for planned in plays:
+        play = planned.play
+        tasks = [n.task for n in every([*planned.tasks, *planned.handlers])]
         play_known = None if known is None else known | set(play.vars)
-        for task in _walk([*play.tasks, *play.handlers]):
+        for task in tasks:
             if play_known is not None:
                 play_known |= set(task.vars) | {task.loop_var}
         for key, value in play.vars.items():
             diagnostics += _check_value(templar, value, play_known, play.mark, f"vars.{key}")
-        for task in _walk([*play.tasks, *play.handlers]):
+        for task in tasks:
             diagnostics += _check_task(templar, task, play_known)
-        for layer, mark in [(play.vars, play.mark), *((t.vars, t.mark) for t in _walk([*play.tasks, *play.handlers]))]:
+        for layer, mark in [(play.vars, play.mark), *((t.vars, t.mark) for t in tasks)]:
             try:
                 dependency_order(templar, layer, mark)  # a cycle between vars entries
             except TemplateError as exc:

@@ -1,4 +1,4 @@
-"""One run: preflight, targets, plays in order, signals, locks released on every exit path.
+"""One run: its Plan, targets, the Plan's plays in order, signals, locks released on every exit path.
 
 Exit code rule (docs/user-guide.md, "Exit codes"), worst first:
 130 interrupted > 2 a step failed / a target unreachable / a lock lost mid-run /
@@ -23,9 +23,9 @@ from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
 from ajudaplay.engine.inflight import STOP_GRACE
 from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.play import run_play
-from ajudaplay.engine.preflight import preflight
+from ajudaplay.engine.plan import Plan, build_plan
 from ajudaplay.engine.state import RunContext, TargetState
-from ajudaplay.errors import AjudaplayError, Interrupted, JournalError, TemplateError
+from ajudaplay.errors import AjudaplayError, Interrupted, JournalError
 from ajudaplay.exitcodes import ExitCode
 from ajudaplay.redaction import Redactor
 from ajudaplay.locks import LockHolder
@@ -97,20 +97,28 @@ class Runner:
             make_target=make_target,
         )
         self.rc.holder = LockHolder(user=user, hostname=self.rc.holder.hostname, run_id=self.rc.run_id)
-        self.selections: list[list[str]] = []
-        self._checked = False
+        self.plan: Plan | None = None
 
-    def preflight(self, templates: bool = True) -> None:
-        """Check patterns, --limit and every template before anything runs; raises InvalidInput."""
-        self.selections = preflight(self.rc, templates)
-        self._checked = templates
+    def preflight(self, templates: bool = True) -> Plan:
+        """Build the Plan: patterns, --limit, batches, every template checked; raises InvalidInput.
+
+        `templates=False` (the listings) plans without the template and argument checks.
+        """
+        rc = self.rc
+        plan = build_plan(rc.playbook, rc.inventory, rc.registry, rc.options, rc.templar, templates)
+        plan.raise_if_invalid()
+        self.plan = plan
+        return plan
+
+    @property
+    def selections(self) -> list[list[str]]:
+        """The selected target names of each play (empty before the Plan is built)."""
+        return self.plan.selections if self.plan is not None else []
 
     def run(self) -> RunSummary:
-        """Run every play; always emits RunFinished and releases every lock."""
-        if not self._checked:
-            self.preflight()
+        """Run every play of the Plan; always emits RunFinished and releases every lock."""
+        plan = self.plan if self.plan is not None and self.plan.checked else self.preflight()
         rc = self.rc
-        rc.start_pending = self.options.start_at_step
         rc.bus.emit(
             RunStarted(
                 run_id=rc.run_id,
@@ -129,12 +137,12 @@ class Runner:
         try:
             from ajudaplay.engine.prepare import LockRenewer
 
-            self._create_targets()
+            self._create_targets(plan)
             renewer = LockRenewer(rc)
             renewer.start()
-            for play, names in zip(rc.playbook.plays, self.selections):
+            for planned in plan.plays:
                 rc.check_interrupt()
-                run_play(rc, play, names)
+                run_play(rc, planned)
             rc.check_interrupt()  # a signal during the last step: interrupted, whatever that step did
             outcome = "success"
         except (Interrupted, KeyboardInterrupt):
@@ -177,21 +185,17 @@ class Runner:
             if ts is not None:
                 ts.locked = False  # _release_all leaves it alone
 
-    def _create_targets(self) -> None:
-        from ajudaplay.engine.variables import target_vars
-
+    def _create_targets(self, plan: Plan) -> None:
+        """A TargetState per selected target, with the inventory variables the Plan rendered once."""
         rc = self.rc
-        for names in self.selections:
+        for names in plan.selections:
             for name in names:
                 if name in rc.targets:
                     continue
                 spec = rc.inventory.targets[name]
-                ts = TargetState(name=name, spec=spec, base_vars={})
+                ts = TargetState(name=name, spec=spec, base_vars=dict(plan.target_vars.get(name, {})))
                 try:
-                    ts.base_vars = target_vars(rc.templar, rc.inventory, name, rc.options.extra_vars)
                     ts.target = rc.make_target(spec)
-                except TemplateError as exc:  # preflight reports these first; never a crash
-                    ts.error = f"target {name!r}: inventory variables: {exc}"
                 except Exception as exc:  # unknown kind, missing module: that target cannot run
                     ts.error = f"cannot create target {name!r} ({spec.kind}): {exc}"
                 rc.targets[name] = ts

@@ -3,6 +3,11 @@
 The schema error mapper, the semantic checks and the model builder all need to
 know "is this path a task?"; this module answers it once, defensively, for data
 that may not have passed the schema yet.
+
+A different job from engine/plan_walk.py, the one walker over the typed
+model (scopes, inherited tags, handlers) that the plan, the argument checks,
+the listings and the executor share: this one walks raw YAML paths into
+unvalidated data, before there is a model, so error marks can point there.
 """
 
 from __future__ import annotations
