@@ -270,7 +270,7 @@ class _StaticWhen:
             try:
                 if not self.templar.truth(expr, self.context, mark):
                     return False
-            except TemplateError:
+            except Exception:  # whatever it is, the step reports it: here the answer is only unknown
                 return None
         return True
 

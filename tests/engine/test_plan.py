@@ -87,6 +87,12 @@ def test_tags_inherited_through_blocks_agree(h: Harness, options: dict[str, Any]
     assert {n.task.name: n.tags for n in planned.task_leaves()}["deep"] == {"play", "outer", "inner", "deeper"}
 
 
+def test_check_mode_runs_the_plan_the_listing_shows(h: Harness) -> None:
+    plan, run = plan_and_run(h, TAGGED, fakes(2), check=True, tags=["outer"])
+    assert [task for task, _, _ in started(run)] == listed_tasks(plan)
+    assert listed_tasks(plan) == ["inner-a", "deep", "failing", "rescuer", "finally", "kept"]
+
+
 HANDLERS = """
 - name: with handlers
   hosts: all
