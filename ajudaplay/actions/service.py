@@ -14,17 +14,18 @@ import dataclasses
 import functools
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.known_secrets import given_secrets
 from ajudaplay.envfile import parse_env
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext
-    from ajudaplay.inventory.model import Inventory
-    from ajudaplay.playbook.model import Playbook, Task
-    from ajudaplay.targets.base import Result, StepContext
+    from ajudaplay.targets.base import Result, ServiceOps, StepContext
+
+__all__ = ["IMAGE_RE", "check_image", "given_secrets", "parse_env_file", "register"]
 
 # Docker's reference grammar (distribution/reference), as the deploy schema uses it.
 IMAGE_RE = re.compile(
@@ -129,6 +130,13 @@ def check_image(action: str, value: Any) -> str:
     return image
 
 
+def _ops(ctx: ActionContext, verb: str) -> ServiceOps:
+    """The target's service operations; NotApplicable (with the reason) for a kind that has none."""
+    from ajudaplay.targets.base import service_ops
+
+    return service_ops(ctx.target, verb)
+
+
 def _call(fn: Any, *args: Any) -> Result:
     """Run a target method; input errors found on the way fail this target, with their message."""
     try:
@@ -145,7 +153,7 @@ def run_deploy(ctx: ActionContext, args: Any) -> Result:
     service, image = _service("deploy", a), check_image("deploy", a.get("image"))
     atomic = _bool("deploy", a, "atomic", False)
     health = a.get("health_url") or None
-    return _call(ctx.target.deploy, _step("deploy", ctx, a), service, image, atomic, health)
+    return _call(_ops(ctx, "deploy").deploy, _step("deploy", ctx, a), service, image, atomic, health)
 
 
 def run_rollback(ctx: ActionContext, args: Any) -> Result:
@@ -155,13 +163,13 @@ def run_rollback(ctx: ActionContext, args: Any) -> Result:
     if str(a.get("to_revision", "")).strip().lower() == "previous":
         a["to_revision"] = None
     revision = _int("rollback", a, "to_revision", 1)
-    return _call(ctx.target.rollback, _step("rollback", ctx, a), service, revision)
+    return _call(_ops(ctx, "rollback").rollback, _step("rollback", ctx, a), service, revision)
 
 
 def run_history(ctx: ActionContext, args: Any) -> Result:
     """history: {service}."""
     a = _args("history", args)
-    return _call(ctx.target.history, ctx.step, _service("history", a))
+    return _call(_ops(ctx, "history").history, ctx.step, _service("history", a))
 
 
 def run_scale(ctx: ActionContext, args: Any) -> Result:
@@ -174,19 +182,19 @@ def run_scale(ctx: ActionContext, args: Any) -> Result:
         raise TargetError("scale: give replicas, min_replicas or max_replicas")
     if low is not None and high is not None and low > high:
         raise TargetError(f"scale: min_replicas ({low}) is greater than max_replicas ({high})")
-    return _call(ctx.target.scale, _step("scale", ctx, a), service, replicas, low, high)
+    return _call(_ops(ctx, "scale").scale, _step("scale", ctx, a), service, replicas, low, high)
 
 
 def run_restart(ctx: ActionContext, args: Any) -> Result:
     """restart: {service}."""
     a = _args("restart", args)
-    return _call(ctx.target.restart, _step("restart", ctx, a), _service("restart", a))
+    return _call(_ops(ctx, "restart").restart, _step("restart", ctx, a), _service("restart", a))
 
 
 def run_status(ctx: ActionContext, args: Any) -> Result:
     """status: {service}."""
     a = _args("status", args)
-    return _call(ctx.target.status, ctx.step, _service("status", a))
+    return _call(_ops(ctx, "status").status, ctx.step, _service("status", a))
 
 
 def config_files(ctx: ActionContext, items: Any) -> dict[str, bytes]:
@@ -221,7 +229,7 @@ def run_config(ctx: ActionContext, args: Any) -> Result:
     service = _service("config", a)
     files = config_files(ctx, a.get("files"))
     restart = _bool("config", a, "restart", True)
-    return _call(ctx.target.config, _step("config", ctx, a), service, files, restart)
+    return _call(_ops(ctx, "config").config, _step("config", ctx, a), service, files, restart)
 
 
 def parse_env_file(text: str, source: str) -> dict[str, str]:
@@ -249,7 +257,7 @@ def run_secret(ctx: ActionContext, args: Any) -> Result:
     if not values:
         raise TargetError("secret: no values (env_file is empty and no `values` given)")
     restart = _bool("secret", a, "restart", True)
-    return _call(ctx.target.secret, _step("secret", ctx, a), service, values, restart)
+    return _call(_ops(ctx, "secret").secret, _step("secret", ctx, a), service, values, restart)
 
 
 def run_certificate(ctx: ActionContext, args: Any) -> Result:
@@ -295,7 +303,7 @@ def run_certificate(ctx: ActionContext, args: Any) -> Result:
     )
     if request.service is None and request.name is None:
         raise TargetError("certificate: give `service` or `name`")
-    return _call(ctx.target.certificate, step, request)
+    return _call(_ops(ctx, "certificate").certificate, step, request)
 
 
 def run_logs(ctx: ActionContext, args: Any) -> Result:
@@ -309,7 +317,7 @@ def run_logs(ctx: ActionContext, args: Any) -> Result:
             re.compile(str(grep))
         except re.error as exc:
             raise TargetError(f"logs.grep: {grep!r} is not a valid regular expression: {exc}") from exc
-    return _call(ctx.target.logs, ctx.step, service, tail, None if grep is None else str(grep))
+    return _call(_ops(ctx, "logs").logs, ctx.step, service, tail, None if grep is None else str(grep))
 
 
 def run_exec(ctx: ActionContext, args: Any) -> Result:
@@ -326,73 +334,5 @@ def run_exec(ctx: ActionContext, args: Any) -> Result:
     def opt(key: str) -> str | None:
         return None if a.get(key) is None else str(a[key])
 
-    run = functools.partial(ctx.target.exec, container=opt("container"), pod=opt("pod"), stdin=opt("stdin"))
+    run = functools.partial(_ops(ctx, "exec").exec, container=opt("container"), pod=opt("pod"), stdin=opt("stdin"))
     return _call(run, _step("exec", ctx, a), service, command)
-
-
-# secrets known before the run -------------------------------------------------------
-def given_secrets(playbook: Playbook, inventory: Inventory, extra_vars: Mapping[str, Any]) -> list[str]:
-    """Values the playbook's `secret` and `certificate` tasks will be given, as far as they are
-    known before anything runs, so the Redactor masks them from the first event on (a `debug`
-    before the `secret` step, the -e values in `run_start`): literal values, the values of the
-    variables `values:` reads (through play/block/task vars, in -e or the inventory), and the
-    contents of env and key files named literally. The actions register what they get too.
-    """
-    from ajudaplay.inventory.secrets import secret_leaves
-    from ajudaplay.templating import Templar, is_template
-
-    templar, base = Templar(), playbook.path.parent
-    names: set[str] = set()
-    found: list[str] = []
-    layers: list[Mapping[str, Any]] = []
-    for task in _tasks(playbook, layers):
-        args = task.args if isinstance(task.args, dict) else {}
-        if task.action == "secret":
-            values = args.get("values")
-            for value in values.values() if isinstance(values, dict) else [values]:
-                if is_template(value):
-                    names |= templar.references(value)
-                elif value is not None:
-                    found += secret_leaves(value)
-        for key, reader in (("env_file", _env_values), ("key_file", _key_text)):
-            if task.action in ("secret", "certificate") and isinstance(args.get(key), str) and not is_template(args[key]):
-                path = Path(args[key]).expanduser()
-                found += reader(path if path.is_absolute() else base / path)
-    while True:  # a name read through vars entries reads what they read
-        more = {n for layer in layers for k, v in layer.items() if k in names for n in templar.references(v)} - names
-        if not more:
-            break
-        names |= more
-    sources = [extra_vars, inventory.vars, *(g.vars for g in inventory.groups.values()),
-               *(t.vars for t in inventory.targets.values())]
-    found += [leaf for source in sources for name in names if name in source for leaf in secret_leaves(source[name])]
-    return found
-
-
-def _tasks(playbook: Playbook, layers: list[Mapping[str, Any]]) -> Iterator[Task]:
-    """Every task (blocks, rescue, always, handlers) of every play; collects the vars layers."""
-    def walk(tasks: list[Task]) -> Iterator[Task]:
-        for task in tasks:
-            layers.append(task.vars)
-            if task.block is not None:
-                yield from walk([*task.block, *task.rescue, *task.always])
-            else:
-                yield task
-
-    for play in playbook.plays:
-        layers.append(play.vars)
-        yield from walk([*play.tasks, *play.handlers])
-
-
-def _env_values(path: Path) -> list[str]:
-    try:
-        return list(parse_env(path.read_text(encoding="utf-8"))[0].values())
-    except (OSError, UnicodeDecodeError):
-        return []  # the action reports it when it runs
-
-
-def _key_text(path: Path) -> list[str]:
-    try:
-        return [path.read_text(encoding="utf-8", errors="replace")]
-    except OSError:
-        return []

@@ -1,66 +1,46 @@
-"""The Target interface every deployment mode implements, and what actions return.
+"""The Target interface, split by capability, and what targets get and return.
 
-Actions (ajudaplay.actions) are written once against `Target`; a target that
-cannot do something raises `NotApplicable` with a reason instead of silently
-ignoring it. Every mutating method honours `ctx.check`: report exactly what
-would change, change nothing.
+A target kind is a `Target` (lifecycle: open, close, its services) plus the
+capabilities it declares as base classes, each a small Protocol:
+`ServiceOps` (the service verbs), `Lockable` (the environment lock) and
+`HostShell` (a shell/file connection for host actions). Their methods are
+abstract, so a kind that declares a capability and forgets a method is
+refused by mypy ("Cannot instantiate abstract class") and at run time. A
+kind without a capability says so by not declaring it: `capable(target,
+Lockable)` is False, and `service_ops(target, "deploy")` (`lock_of`,
+`shell_of`) raises NotApplicable with the reason, as does calling the method on the plain
+`Target` (never a silent no-op). A verb a kind declares but cannot do in a
+case raises NotApplicable itself.
+
+Service verbs return `VerbResult[<Verb>Outcome]`, made by ajudaplay.outcomes.to_result
+from the typed outcome (ajudaplay/outcomes.py). Every mutating method honours
+`ctx.check`: report exactly what would change, change nothing.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 from ajudaplay.errors import LockInfo, NotApplicable
 from ajudaplay.locks import LockHolder
+from ajudaplay.outcomes import Change, Result, RevisionChange, VerbResult
 
 if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
     from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.outcomes import (
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome,
+        RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus,
+    )
 
-
-@dataclass(frozen=True)
-class Change:
-    """One difference a step made (or would make in check mode)."""
-
-    what: str  # e.g. "api image", "config nginx.conf", "replicas"
-    before: str | None
-    after: str | None
-    unified: str = ""  # optional unified diff text for files
-
-    def summary(self) -> str:
-        return f"{self.what}: {self.before if self.before is not None else '-'} -> {self.after if self.after is not None else '-'}"
-
-
-@dataclass(frozen=True)
-class RevisionChange:
-    """A service moved from one revision to another; journaled per service."""
-
-    service: str
-    before: str | None
-    after: str | None
-    image: str | None = None
-
-
-@dataclass
-class Result:
-    """What one action did on one target. `data` is what `register` stores."""
-
-    changed: bool = False
-    failed: bool = False
-    skipped: bool = False
-    msg: str = ""
-    changes: list[Change] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    revisions: list[RevisionChange] = field(default_factory=list)
-    rolled_back: bool = False  # an atomic deploy failed and was undone
-    show: bool = False  # print `msg` even on an ok line at normal verbosity (debug does)
-
-    def diff_summary(self) -> str:
-        return "; ".join(c.summary() for c in self.changes)
+__all__ = [
+    "CertificateRequest", "Change", "HostShell", "Lockable", "Result", "RevisionChange", "ServiceOps",
+    "StepContext", "Target", "VerbResult", "capable", "lock_of", "service_ops", "shell_of",
+]
 
 
 @dataclass
@@ -96,11 +76,142 @@ class CertificateRequest:
     restore_previous: bool = False  # swap back the pair the last install replaced
 
 
-class Target:
-    """Base class: every method raises NotApplicable until a mode implements it.
+@runtime_checkable
+class Lockable(Protocol):
+    """The environment lock: one run at a time per target (engine: acquire before the first step)."""
 
-    Lifecycle: `open()` once per run (lazy connect), `acquire_lock()` before the
-    first step, `release_lock()` and `close()` on every exit path.
+    @abstractmethod
+    def acquire_lock(self, holder: LockHolder, ttl: float, wait: float) -> None:
+        """Take the environment lock, waiting up to `wait` s; raises LockHeld."""
+
+    @abstractmethod
+    def renew_lock(self) -> None:
+        """Extend the lock this run holds; the engine calls it every ttl/3 while the run lasts.
+
+        Raises LockLost when the lock is not this run's any more; any other
+        error is taken as transient and retried until the renew deadline.
+        """
+
+    @abstractmethod
+    def release_lock(self) -> None:
+        """Release the lock if this process holds it; never raises for a missing lock."""
+
+    @abstractmethod
+    def read_lock(self) -> LockInfo | None:
+        """Who holds the lock now, if anyone (`ajudaplay lock`)."""
+
+    @abstractmethod
+    def force_unlock(self) -> LockInfo | None:
+        """Remove the lock whoever holds it (`ajudaplay unlock`); returns what was removed."""
+
+
+@runtime_checkable
+class HostShell(Protocol):
+    """A shell and file connection for host actions (command, shell, copy, template, wait_for)."""
+
+    @abstractmethod
+    def host(self) -> HostConnection:
+        """The connection, opened on first use."""
+
+
+@runtime_checkable
+class ServiceOps(Protocol):
+    """The service verbs, one typed outcome each (ajudaplay/outcomes.py)."""
+
+    @abstractmethod
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool,
+               health_url: str | None = None) -> VerbResult[DeployOutcome]:
+        """Set the service's image and wait until healthy; `ok` when already there."""
+
+    @abstractmethod
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> VerbResult[RollbackOutcome]:
+        """Back to the previous (second-highest) revision, or `to_revision`."""
+
+    @abstractmethod
+    def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
+        """The service's revisions, oldest first."""
+
+    @abstractmethod
+    def scale(self, ctx: StepContext, service: str, replicas: int | None, min_replicas: int | None,
+              max_replicas: int | None) -> VerbResult[ScaleOutcome]:
+        """Set replicas (and autoscaler bounds where there is one)."""
+
+    @abstractmethod
+    def restart(self, ctx: StepContext, service: str) -> VerbResult[RestartOutcome]:
+        """Restart the service and wait until healthy."""
+
+    @abstractmethod
+    def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
+        """Read the service's state; changes nothing."""
+
+    @abstractmethod
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
+        """Install config files; restart only when they changed."""
+
+    @abstractmethod
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> VerbResult[SecretOutcome]:
+        """Install the service's secret environment; values never shown."""
+
+    @abstractmethod
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
+        """Install, renew or restore a TLS certificate; check its expiry."""
+
+    @abstractmethod
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
+        """The service's last `tail` log lines, optionally filtered by a regex."""
+
+    @abstractmethod
+    def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
+             pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
+        """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
+
+
+_WHAT: dict[object, str] = {Lockable: "no environment lock", HostShell: "no host shell", ServiceOps: "no service actions"}
+
+
+def capable(target: object, capability: object) -> bool:
+    """Whether the target's kind declares `capability` (Lockable, HostShell, ServiceOps): declared, not merely shaped like it."""
+    return capability in type(target).__mro__
+
+
+def _lacking(target: Target, capability: object, action: str) -> NotApplicable:
+    return NotApplicable(f"{action} is not supported on target {target.name!r} ({target.kind}): "
+                         f"a {target.kind} target has {_WHAT[capability]}")
+
+
+def service_ops(target: Target, action: str) -> ServiceOps:
+    """The target as ServiceOps, or NotApplicable naming the action, the target and what its kind lacks."""
+    if isinstance(target, ServiceOps) and capable(target, ServiceOps):
+        return target
+    raise _lacking(target, ServiceOps, action)
+
+
+def lock_of(target: Target) -> Lockable:
+    """The target as Lockable, or NotApplicable: its kind has no environment lock."""
+    if isinstance(target, Lockable) and capable(target, Lockable):
+        return target
+    raise _lacking(target, Lockable, "locking")
+
+
+def shell_of(target: Target, action: str) -> HostShell:
+    """The target as HostShell, or NotApplicable: its kind has no host shell."""
+    if isinstance(target, HostShell) and capable(target, HostShell):
+        return target
+    raise _lacking(target, HostShell, action)
+
+
+class Target:
+    """What every kind is: a named target from the inventory, opened once per run, closed on every exit.
+
+    Lifecycle: `open()` once per run (lazy connect), then (Lockable kinds)
+    `acquire_lock()` before the first step, `release_lock()` and `close()` on
+    every exit path. The capability methods below are fallbacks for callers
+    that do not check `capable()` first: they raise NotApplicable with the
+    reason. A kind that declares the capability overrides them all (the
+    Protocol's abstract methods come first in its MRO). Because the Protocols
+    come first, a kind's __init__ calls `Target.__init__(self, spec)` (or its
+    parent kind's) by name: `super().__init__` would stop at typing.Protocol's
+    __init__, which does not go on along the MRO.
     """
 
     kind = "abstract"
@@ -109,83 +220,69 @@ class Target:
         self.spec = spec
         self.name = spec.name
 
-    # lifecycle -----------------------------------------------------------
     def open(self) -> None:
         """Connect; raises TargetUnreachable with the underlying error chained."""
 
     def close(self) -> None:
         """Disconnect; must be safe to call twice and after a failed open()."""
 
-    def host(self) -> HostConnection:
-        """The shell/file connection for host actions (command, copy, ...)."""
-        raise NotApplicable(f"target {self.name!r} ({self.kind}) has no host shell")
-
     def services(self) -> list[str]:
         return sorted(self.spec.services)
 
-    # lock ----------------------------------------------------------------
+    def _lacks(self, capability: object, action: str) -> NotApplicable:
+        return _lacking(self, capability, action)
+
+    # fallbacks: NotApplicable, never a silent no-op ------------------------------------------
+    def host(self) -> HostConnection:
+        raise self._lacks(HostShell, "host actions")
+
     def acquire_lock(self, holder: LockHolder, ttl: float, wait: float) -> None:
-        """Take the environment lock, waiting up to `wait` s; raises LockHeld."""
+        raise self._lacks(Lockable, "locking")
 
     def renew_lock(self) -> None:
-        """Extend the lock this run holds; the engine calls it every ttl/3 while the run lasts.
-
-        Raises LockLost when the lock is not this run's any more; any other
-        error is taken as transient and retried until the renew deadline.
-        """
+        raise self._lacks(Lockable, "locking")
 
     def release_lock(self) -> None:
-        """Release the lock if this process holds it; never raises for a missing lock."""
+        raise self._lacks(Lockable, "locking")
 
     def read_lock(self) -> LockInfo | None:
-        return None
+        raise self._lacks(Lockable, "reading the lock")
 
     def force_unlock(self) -> LockInfo | None:
-        """Remove the lock whoever holds it (`ajudaplay unlock`); returns what was removed."""
-        return None
+        raise self._lacks(Lockable, "unlocking")
 
-    # service actions -------------------------------------------------------
-    def _na(self, action: str) -> NotApplicable:
-        return NotApplicable(f"{action} is not supported on target {self.name!r} ({self.kind})")
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool,
+               health_url: str | None = None) -> VerbResult[DeployOutcome]:
+        raise self._lacks(ServiceOps, "deploy")
 
-    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
-        raise self._na("deploy")
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> VerbResult[RollbackOutcome]:
+        raise self._lacks(ServiceOps, "rollback")
 
-    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
-        raise self._na("rollback")
+    def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
+        raise self._lacks(ServiceOps, "history")
 
-    def history(self, ctx: StepContext, service: str) -> Result:
-        raise self._na("history")
+    def scale(self, ctx: StepContext, service: str, replicas: int | None, min_replicas: int | None,
+              max_replicas: int | None) -> VerbResult[ScaleOutcome]:
+        raise self._lacks(ServiceOps, "scale")
 
-    def scale(
-        self,
-        ctx: StepContext,
-        service: str,
-        replicas: int | None,
-        min_replicas: int | None,
-        max_replicas: int | None,
-    ) -> Result:
-        raise self._na("scale")
+    def restart(self, ctx: StepContext, service: str) -> VerbResult[RestartOutcome]:
+        raise self._lacks(ServiceOps, "restart")
 
-    def restart(self, ctx: StepContext, service: str) -> Result:
-        raise self._na("restart")
+    def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
+        raise self._lacks(ServiceOps, "status")
 
-    def status(self, ctx: StepContext, service: str) -> Result:
-        raise self._na("status")
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
+        raise self._lacks(ServiceOps, "config")
 
-    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
-        raise self._na("config")
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> VerbResult[SecretOutcome]:
+        raise self._lacks(ServiceOps, "secret")
 
-    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
-        raise self._na("secret")
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
+        raise self._lacks(ServiceOps, "certificate")
 
-    def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
-        raise self._na("certificate")
-
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
-        raise self._na("logs")
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
+        raise self._lacks(ServiceOps, "logs")
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
-             pod: str | None = None, stdin: str | None = None) -> Result:
-        """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
-        raise self._na("exec")
+             pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
+        raise self._lacks(ServiceOps, "exec")

@@ -25,10 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
 from ajudaplay.locks import LockHolder
-from ajudaplay.targets.base import Change, Result, RevisionChange, Target
+from ajudaplay.outcomes import (
+    CertificateOutcome, Change, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, Replicas, RestartOutcome,
+    Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, to_result,
+)
+from ajudaplay.targets.base import Lockable, ServiceOps, Target
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.outcomes import VerbResult
     from ajudaplay.targets.base import CertificateRequest, StepContext
 
 
@@ -56,13 +61,13 @@ class _Service:
         return self.revisions[-1] if self.revisions else None
 
 
-class FakeTarget(Target):
+class FakeTarget(ServiceOps, Lockable, Target):
     """Test double: every Target method, in memory, recorded in `calls`."""
 
     kind = "fake"
 
     def __init__(self, spec: TargetSpec) -> None:
-        super().__init__(spec)
+        Target.__init__(self, spec)  # not super(): see Target
         conf = dict(spec.connection)
         self.delay = float(conf.get("delay", 0) or 0)
         self.fail_on = set(conf.get("fail_on", []) or [])
@@ -164,22 +169,23 @@ class FakeTarget(Target):
         return info
 
     # service actions -----------------------------------------------------------
-    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool,
+               health_url: str | None = None) -> VerbResult[DeployOutcome]:
         started = self._work("deploy", ctx, service=service, image=image)
         svc = self._service(service)
         before = svc.image
         changed = before != image
-        result = Result(changed=changed, data={"image": image, "revision": len(svc.revisions)})
+        changes, moved = [], []
         if changed:
-            result.changes.append(Change(f"{service} image", before, image))
+            changes.append(Change(f"{service} image", before, image))
             if not ctx.check:
                 svc.revisions.append(image)
-                result.revisions.append(RevisionChange(service, str(len(svc.revisions) - 1), str(len(svc.revisions)), image))
-            result.data["revision"] = len(svc.revisions)
+                moved.append(RevisionChange(service, str(len(svc.revisions) - 1), str(len(svc.revisions)), image))
         self._record("deploy", ctx, started, service=service, image=image)
-        return result
+        return to_result(DeployOutcome(changed=changed, changes=changes, moved=moved, service=service, image=image,
+                                       revision=len(svc.revisions), replicas=Replicas.same(svc.replicas)))
 
-    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> VerbResult[RollbackOutcome]:
         started = self._work("rollback", ctx, service=service, to_revision=to_revision)
         svc = self._service(service)
         if len(svc.revisions) < 2 and to_revision is None:
@@ -188,84 +194,92 @@ class FakeTarget(Target):
         if not 0 <= index < len(svc.revisions):
             raise TargetError(f"{service} on {self.name}: no revision {to_revision}")
         image = svc.revisions[index]
-        result = Result(changed=image != svc.image, data={"image": image})
-        result.changes.append(Change(f"{service} image", svc.image, image))
+        changes = [Change(f"{service} image", svc.image, image)]
         if not ctx.check:
             svc.revisions.append(image)
         self._record("rollback", ctx, started, service=service, to_revision=to_revision)
-        return result
+        return to_result(RollbackOutcome(changed=image != svc.image, changes=changes, service=service,
+                                         image=image, to_revision=index + 1, revision=len(svc.revisions)))
 
-    def history(self, ctx: StepContext, service: str) -> Result:
+    def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
         started = self._work("history", ctx, service=service)
         svc = self._service(service)
-        revisions = [{"revision": i + 1, "image": img} for i, img in enumerate(svc.revisions)]
+        revisions = [Revision(revision=i + 1, image=img, time=None, user=None, run_id=None, cause=None,
+                              current=i + 1 == len(svc.revisions)) for i, img in enumerate(svc.revisions)]
         self._record("history", ctx, started, service=service)
-        return Result(data={"revisions": revisions, "current": len(svc.revisions)})
+        return to_result(RevisionList(service=service, revisions=revisions, current=len(svc.revisions) or None))
 
     def scale(self, ctx: StepContext, service: str, replicas: int | None,
-              min_replicas: int | None, max_replicas: int | None) -> Result:
+              min_replicas: int | None, max_replicas: int | None) -> VerbResult[ScaleOutcome]:
         started = self._work("scale", ctx, service=service, replicas=replicas)
         svc = self._service(service)
-        result = Result(data={"replicas": replicas if replicas is not None else svc.replicas})
+        changes = []
         if replicas is not None and replicas != svc.replicas:
-            result.changed = True
-            result.changes.append(Change(f"{service} replicas", str(svc.replicas), str(replicas)))
+            changes.append(Change(f"{service} replicas", str(svc.replicas), str(replicas)))
             if not ctx.check:
                 svc.replicas = replicas
         self._record("scale", ctx, started, service=service, replicas=replicas)
-        return result
+        wanted = replicas if replicas is not None else svc.replicas
+        return to_result(ScaleOutcome(changed=bool(changes), changes=changes, service=service,
+                                      replicas=Replicas.same(wanted)))
 
-    def restart(self, ctx: StepContext, service: str) -> Result:
+    def restart(self, ctx: StepContext, service: str) -> VerbResult[RestartOutcome]:
         started = self._work("restart", ctx, service=service)
         svc = self._service(service)
         if not ctx.check:
             svc.restarts += 1
         self._record("restart", ctx, started, service=service)
-        return Result(changed=True, changes=[Change(f"{service} restarted", None, "now")])
+        return to_result(RestartOutcome(changed=True, changes=[Change(f"{service} restarted", None, "now")],
+                                        service=service, image=svc.image, revision=len(svc.revisions) or None,
+                                        replicas=Replicas.same(svc.replicas)))
 
-    def status(self, ctx: StepContext, service: str) -> Result:
+    def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
         started = self._work("status", ctx, service=service)
         svc = self._service(service)
         self._record("status", ctx, started, service=service)
-        return Result(data={"image": svc.image, "replicas": svc.replicas, "revision": len(svc.revisions),
-                            "restarts": svc.restarts, "healthy": True})
+        return to_result(ServiceStatus(service=service, image=svc.image, revision=len(svc.revisions) or None,
+                                       healthy=True, replicas=Replicas.same(svc.replicas), restarts=svc.restarts))
 
-    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         started = self._work("config", ctx, service=service, files=sorted(files))
         svc = self._service(service)
         differ = {k: v for k, v in files.items() if svc.config.get(k) != v}
         if differ and not ctx.check:
             svc.config.update(differ)
         self._record("config", ctx, started, service=service, files=sorted(files))
-        return Result(changed=bool(differ), changes=[Change(f"config {k}", None, "updated") for k in sorted(differ)])
+        return to_result(ConfigOutcome(changed=bool(differ), changes=[Change(f"config {k}", None, "updated") for k in sorted(differ)],
+                                       service=service, files=sorted(files), restarted=bool(differ) and restart))
 
-    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> VerbResult[SecretOutcome]:
         started = self._work("secret", ctx, service=service, keys=sorted(values))
         svc = self._service(service)
         differ = {k: v for k, v in values.items() if svc.secrets.get(k) != v}
         if differ and not ctx.check:
             svc.secrets.update(differ)
         self._record("secret", ctx, started, service=service, keys=sorted(values))
-        return Result(changed=bool(differ), changes=[Change(f"secret {k}", None, "updated") for k in sorted(differ)])
+        return to_result(SecretOutcome(changed=bool(differ), changes=[Change(f"secret {k}", None, "updated") for k in sorted(differ)],
+                                       service=service, keys=sorted(values), restarted=bool(differ) and restart))
 
-    def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
         started = self._work("certificate", ctx, name=request.name)
         self._record("certificate", ctx, started, name=request.name, renew=request.renew)
-        return Result(changed=request.renew, data={"name": request.name})
+        return to_result(CertificateOutcome(changed=request.renew, name=request.name))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
         started = self._work("logs", ctx, service=service)
         self._service(service)
         lines = [f"{service} line {i}" for i in range(1, tail + 1)]
         if grep:
             lines = [ln for ln in lines if grep in ln]
         self._record("logs", ctx, started, service=service, tail=tail)
-        return Result(data={"lines": lines})
+        return to_result(LogLines(service=service, lines=lines, count=len(lines)))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
-             pod: str | None = None, stdin: str | None = None) -> Result:
+             pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         started = self._work("exec", ctx, service=service, command=command)
         self._service(service)
         self._record("exec", ctx, started, service=service, command=command)
         text = command if isinstance(command, str) else " ".join(command)
-        return Result(changed=not ctx.check, data={"rc": 0, "stdout": f"ran: {text}", "stderr": ""})
+        out = f"ran: {text}"
+        return to_result(ExecOutcome(changed=not ctx.check, rc=0, stdout=out, stderr="", stdout_lines=[out],
+                                     stderr_lines=[], cmd=text))

@@ -1,7 +1,8 @@
 """HostTarget (kind "host"): a plain machine reached through pyinfra, `@local` or SSH.
 
 It offers only a shell/file connection (for command, shell, copy, template,
-wait_for) and the environment lock; service actions raise NotApplicable.
+wait_for) and the environment lock (HostShell, Lockable); it is no ServiceOps,
+so service actions raise NotApplicable.
 The lock lives on the host at `connection.lock_path`, by default
 `/tmp/ajudaplay-<target>.lock` (see ajudaplay/hosts/lock.py).
 """
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import LockInfo, TargetUnreachable
 from ajudaplay.locks import LockHolder
-from ajudaplay.targets.base import Target
+from ajudaplay.targets.base import HostShell, Lockable, Target
 
 if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
@@ -26,13 +27,13 @@ def default_lock_path(target_name: str) -> str:
     return f"/tmp/ajudaplay-{safe}.lock"
 
 
-class HostTarget(Target):
+class HostTarget(HostShell, Lockable, Target):
     """A machine with a shell: commands and files over one persistent connection."""
 
     kind = "host"
 
     def __init__(self, spec: TargetSpec) -> None:
-        super().__init__(spec)
+        Target.__init__(self, spec)  # not super(): see Target
         self._conn: HostConnection | None = None
         self._lock: HostLock | None = None
 

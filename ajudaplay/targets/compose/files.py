@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from ajudaplay import certs, envfile
 from ajudaplay.errors import InvalidInput, TargetError
-from ajudaplay.targets.base import Change, Result
+from ajudaplay.outcomes import DEFAULT_WAIT, CertificateOutcome, Change, ConfigOutcome, SecretOutcome
 from ajudaplay.targets.compose import ops
-from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
+from ajudaplay.targets.compose.health import HealthFailure, wait_healthy
 
 if TYPE_CHECKING:
     from ajudaplay.targets.base import CertificateRequest, StepContext
@@ -35,7 +35,7 @@ def _diff(path: str, before: bytes | None, after: bytes) -> str:
     return "".join(difflib.unified_diff(old, new, f"{path} (host)", f"{path} (new)"))
 
 
-def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, bytes], restart: bool) -> Result:
+def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, bytes], restart: bool) -> ConfigOutcome:
     """Upload config files into the service's config folder; restart only if one changed."""
     folder = sess.settings.path(svc.config_dir or f"config/{svc.compose}")
     changes: list[Change] = []
@@ -47,22 +47,22 @@ def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, by
             continue
         changes.append(Change(f"config {path}", "absent" if current is None else "old", "new", _diff(path, current, content)))
         pending.append((path, content))
-    data: dict[str, object] = {"service": svc.name, "dir": folder, "files": sorted(files), "changed_files": [p for p, _ in pending]}
+    data: dict[str, object] = {"service": svc.name, "dir": folder, "files": sorted(files), "changed_files": [p for p, _ in pending], "restarted": False}
     if not pending:
-        return Result(msg=f"{svc.name}: config unchanged ({len(files)} file(s))", data=data)
+        return ConfigOutcome.of(data, msg=f"{svc.name}: config unchanged ({len(files)} file(s))")
     if ctx.check:
         more = f" and restart {svc.name}" if restart else ""
-        return Result(changed=True, changes=changes, data=data, msg=f"would update {len(pending)} file(s){more}")
+        return ConfigOutcome.of(data, changed=True, changes=changes, msg=f"would update {len(pending)} file(s){more}")
     for path, content in pending:
         sess.project.write_file(path, content, 0o644)
     if restart:
         done = ops.restart(sess, ctx, svc, reason="restarted (config changed)")
-        return Result(changed=True, failed=done.failed, changes=changes + done.changes, data=data,
+        return ConfigOutcome.of(dict(data, restarted=True), changed=True, failed=done.failed, changes=changes + done.changes,
                       msg=f"updated {len(pending)} file(s); {done.msg}")
-    return Result(changed=True, changes=changes, data=data, msg=f"updated {len(pending)} file(s)")
+    return ConfigOutcome.of(data, changed=True, changes=changes, msg=f"updated {len(pending)} file(s)")
 
 
-def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, str], restart: bool) -> Result:
+def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, str], restart: bool) -> SecretOutcome:
     """Write the service's env file (created 0600), quoted for the host's Compose CLI; changes name keys only."""
     try:
         content = envfile.format_env(values, sess.probe.cli).encode()
@@ -80,21 +80,21 @@ def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, s
     if raw is not None and raw != content and not changes:  # same values, written the old (misquoted) way
         changes.append(Change(f"secret {svc.name} env file", "other quoting", f"quoted for Compose {sess.probe.cli}"))
     data: dict[str, object] = {"service": svc.name, "path": path, "keys": sorted(values), "added": added,
-                               "updated": updated, "removed": removed}
+                               "updated": updated, "removed": removed, "restarted": False}
     if not changes and not needs_override:
-        return Result(msg=f"{svc.name}: secret env file unchanged ({len(values)} key(s))", data=data)
+        return SecretOutcome.of(data, msg=f"{svc.name}: secret env file unchanged ({len(values)} key(s))")
     if needs_override:
         changes.append(Change(f"{svc.name} env_file", None, path))
     if ctx.check:
-        return Result(changed=True, changes=changes, data=data, msg=f"would update {path} ({len(changes)} change(s))")
+        return SecretOutcome.of(data, changed=True, changes=changes, msg=f"would update {path} ({len(changes)} change(s))")
     sess.project.write_file(path, content, 0o600)  # created 0600 before the first byte (hosts/)
     if needs_override:
         sess.save_override(sess.override.with_env_file(svc.compose, path))
     if not restart:
-        return Result(changed=True, changes=changes, data=data, msg=f"updated {path}")
+        return SecretOutcome.of(data, changed=True, changes=changes, msg=f"updated {path}")
     # environment is read when a container is created: recreate, not restart
     containers = sess.project.containers(svc.compose)
-    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    timeout = ctx.timeout or DEFAULT_WAIT
     sess.project.compose(
         "up", "-d", "--no-deps", "--force-recreate", "--scale", f"{svc.compose}={max(1, len(containers))}", svc.compose,
         what=f"recreating service {svc.compose!r} with the new environment", timeout=timeout,
@@ -102,8 +102,9 @@ def secret(sess: Session, ctx: StepContext, svc: ServiceMap, values: dict[str, s
     try:
         wait_healthy(sess.project, ctx, svc.compose, None, max(1, len(containers)), svc.health_url, timeout)
     except HealthFailure as exc:
-        return Result(changed=True, failed=True, changes=changes, data=data, msg=str(exc))
-    return Result(changed=True, changes=changes, data=data, msg=f"updated {path}; {svc.name} recreated, healthy")
+        return SecretOutcome.of(dict(data, restarted=True), changed=True, failed=True, changes=changes, msg=str(exc))
+    return SecretOutcome.of(dict(data, restarted=True), changed=True, changes=changes,
+                            msg=f"updated {path}; {svc.name} recreated, healthy")
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _reload(sess: Session, ctx: StepContext, name: str | None, fallback: Service
     return f"{svc.name} restarted"
 
 
-def certificate(sess: Session, ctx: StepContext, req: CertificateRequest) -> Result:
+def certificate(sess: Session, ctx: StepContext, req: CertificateRequest) -> CertificateOutcome:
     """Install a pair from files, put the previous pair back, or run a renewal command; enforce min_days.
 
     Every check that can refuse a pair (ajudaplay.certs.validate_pair) runs
@@ -181,7 +182,7 @@ def certificate(sess: Session, ctx: StepContext, req: CertificateRequest) -> Res
 
 
 def _install(sess: Session, ctx: StepContext, req: CertificateRequest, svc: ServiceMap, files: _CertFiles,
-             current: Pair, new: tuple[bytes, bytes], sources: tuple[str, str]) -> Result:
+             current: Pair, new: tuple[bytes, bytes], sources: tuple[str, str]) -> CertificateOutcome:
     """Vet `new`, keep `current` as the previous pair, write, reload: refused means untouched."""
     info = certs.validate_pair(new[0], new[1], sources[0], sources[1], req.min_days)
     if current == new:
@@ -207,7 +208,7 @@ def _keep_previous(sess: Session, files: _CertFiles, pair: Pair) -> None:
 
 
 def _renew(sess: Session, ctx: StepContext, req: CertificateRequest, svc: ServiceMap, files: _CertFiles,
-           current: Pair) -> Result:
+           current: Pair) -> CertificateOutcome:
     """Run the renewal command, then vet what it wrote; a refused pair is put back before any reload."""
     before = _readable(current[0], files.cert)
     if not req.command:
@@ -226,7 +227,7 @@ def _renew(sess: Session, ctx: StepContext, req: CertificateRequest, svc: Servic
         info = certs.validate_pair(renewed[0], renewed[1], files.cert, files.key, req.min_days)
     except InvalidInput as exc:
         _put_back(sess, files, current)
-        return Result(failed=True, data=_data(before, files.cert),
+        return CertificateOutcome.of(_data(before, files.cert), failed=True,
                       msg=f"renewed certificate refused, the previous files are back and nothing was reloaded: {exc}")
     changes = [Change(f"certificate {files.cert}", _label(before), _label(info))]
     if current[0] is not None and current[1] is not None:
@@ -253,16 +254,16 @@ def _readable(data: bytes | None, path: str) -> certs.CertInfo | None:
 
 
 def _report(info: certs.CertInfo | None, files: _CertFiles, req: CertificateRequest, changes: list[Change],
-            notes: list[str]) -> Result:
+            notes: list[str]) -> CertificateOutcome:
     data = _data(info, files.cert)
     if info is None:
         if changes:
-            return Result(changed=True, changes=changes, data=data, msg="; ".join(notes) or "renewal command would run")
-        return Result(failed=True, data=data, msg=f"no certificate at {files.cert} on the host")
+            return CertificateOutcome.of(data, changed=True, changes=changes, msg="; ".join(notes) or "renewal command would run")
+        return CertificateOutcome.of(data, failed=True, msg=f"no certificate at {files.cert} on the host")
     problem = certs.check_min_days(info, req.min_days, files.cert) if req.min_days is not None else None
     head = f"{files.cert}: notAfter {info.not_after:%Y-%m-%d %H:%M:%S} UTC ({info.days_left()} days left)"
     msg = "; ".join([head, *notes] + ([problem] if problem else []))
-    return Result(changed=bool(changes), failed=problem is not None, changes=changes, data=data, msg=msg)
+    return CertificateOutcome.of(data, changed=bool(changes), failed=problem is not None, changes=changes, msg=msg)
 
 
 def _label(info: certs.CertInfo | None) -> str | None:

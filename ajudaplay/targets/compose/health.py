@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ajudaplay.errors import TargetError
+from ajudaplay.outcomes import DEFAULT_WAIT
 from ajudaplay.targets.compose.cli import Container, normalize_image
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ajudaplay.targets.compose.cli import ComposeProject
 
 POLL = 0.4  # seconds between `docker inspect` rounds
-DEFAULT_TIMEOUT = 120.0
+DEFAULT_TIMEOUT = DEFAULT_WAIT  # one default for both modes (ajudaplay/outcomes.py)
 
 
 class HealthFailure(TargetError):

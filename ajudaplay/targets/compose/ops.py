@@ -15,8 +15,9 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ajudaplay.errors import TargetError, TargetUnreachable
-from ajudaplay.targets.base import Change, Result
-from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
+from ajudaplay.outcomes import DEFAULT_WAIT, Change, ExecOutcome, LogLines, RestartOutcome, ScaleOutcome, ServiceStatus
+from ajudaplay.targets.compose.health import HealthFailure, wait_healthy
+from ajudaplay.targets.compose.rollout import counts
 
 if TYPE_CHECKING:
     from ajudaplay.targets.base import StepContext
@@ -34,38 +35,37 @@ def _current_image(sess: Session, svc: ServiceMap, containers: list[Container]) 
 def scale(
     sess: Session, ctx: StepContext, svc: ServiceMap, replicas: int | None,
     min_replicas: int | None, max_replicas: int | None,
-) -> Result:
+) -> ScaleOutcome:
     """Set the number of containers; autoscaler bounds become a warning."""
     warnings = [AUTOSCALER_NA] if (min_replicas is not None or max_replicas is not None) else []
     containers = sess.project.containers(svc.compose)
     running = [c for c in containers if c.live]
-    data: dict[str, object] = {"service": svc.name, "replicas": len(running)}
+    base = ScaleOutcome(service=svc.name, replicas=counts(containers, len(running)), warnings=warnings)
     if replicas is None:
-        return Result(msg=f"{svc.name}: {len(running)} replica(s); nothing to scale", data=data, warnings=warnings)
+        return base.but(msg=f"{svc.name}: {len(running)} replica(s); nothing to scale")
     if len(containers) == replicas and len(running) == replicas:
-        return Result(msg=f"{svc.name} already at {replicas} replica(s)", data=data, warnings=warnings)
+        return base.but(msg=f"{svc.name} already at {replicas} replica(s)")
     change = Change(f"{svc.name} replicas", str(len(running)), str(replicas))
-    data["replicas"] = replicas
     if ctx.check:
-        return Result(changed=True, changes=[change], data=data, warnings=warnings,
-                      msg=f"would scale {svc.name} from {len(running)} to {replicas}")
-    timeout = ctx.timeout or DEFAULT_TIMEOUT
+        return base.but(changed=True, changes=[change], replicas=counts(containers, replicas),
+                        msg=f"would scale {svc.name} from {len(running)} to {replicas}")
+    timeout = ctx.timeout or DEFAULT_WAIT
     existing = {c.id for c in containers}
     try:
         sess.project.compose(
             "up", "-d", "--no-deps", "--no-recreate", "--scale", f"{svc.compose}={replicas}", svc.compose,
             what=f"scaling service {svc.compose!r} to {replicas}", timeout=timeout,
         )
-        wait_healthy(sess.project, ctx, svc.compose, None, replicas, svc.health_url, timeout)
+        healthy = wait_healthy(sess.project, ctx, svc.compose, None, replicas, svc.health_url, timeout)
     except TargetError as exc:
         if ctx.cancelled() or isinstance(exc, TargetUnreachable):
             raise
         back = _scale_back(sess, svc, existing)
-        data["replicas"] = back
-        return Result(changed=True, failed=True, changes=[change], data=data, warnings=warnings,
-                      msg=f"{exc}; removed the containers this scale created: {svc.name} is back at {back} replica(s)")
-    return Result(changed=True, changes=[change], data=data, warnings=warnings,
-                  msg=f"{svc.name} scaled to {replicas}, healthy")
+        return base.but(changed=True, failed=True, changes=[change],
+                        replicas=counts(sess.project.containers(svc.compose), back),
+                        msg=f"{exc}; removed the containers this scale created: {svc.name} is back at {back} replica(s)")
+    return base.but(changed=True, changes=[change], replicas=counts(healthy, replicas),
+                    msg=f"{svc.name} scaled to {replicas}, healthy")
 
 
 def _scale_back(sess: Session, svc: ServiceMap, existing: set[str]) -> int:
@@ -78,45 +78,48 @@ def _scale_back(sess: Session, svc: ServiceMap, existing: set[str]) -> int:
     return len([c for c in after if c.live and c.id in existing])
 
 
-def restart(sess: Session, ctx: StepContext, svc: ServiceMap, reason: str = "restart") -> Result:
+def restart(sess: Session, ctx: StepContext, svc: ServiceMap, reason: str = "restart") -> RestartOutcome:
     """Restart the service's containers and wait until healthy again."""
     containers = sess.project.containers(svc.compose)
     change = Change(f"{svc.name}", "running", reason)
+    wanted = max(1, len([c for c in containers if c.live]))
+    current = sess.store.current(svc.compose)
+    base = RestartOutcome(service=svc.name, image=_current_image(sess, svc, containers),
+                          revision=current.revision if current else None, replicas=counts(containers, wanted),
+                          changed=True, changes=[change])
     if ctx.check:
-        return Result(changed=True, changes=[change], msg=f"would restart {svc.name} ({len(containers)} container(s))")
-    timeout = ctx.timeout or DEFAULT_TIMEOUT
+        return base.but(msg=f"would restart {svc.name} ({len(containers)} container(s))")
+    timeout = ctx.timeout or DEFAULT_WAIT
     sess.project.compose("restart", svc.compose, what=f"restarting service {svc.compose!r}", timeout=timeout)
     try:
-        wait_healthy(sess.project, ctx, svc.compose, None, max(1, len([c for c in containers if c.live])),
-                     svc.health_url, timeout)
+        healthy = wait_healthy(sess.project, ctx, svc.compose, None, wanted, svc.health_url, timeout)
     except HealthFailure as exc:
-        return Result(changed=True, failed=True, changes=[change], msg=str(exc))
-    return Result(changed=True, changes=[change], msg=f"{svc.name} restarted, healthy")
+        return base.but(failed=True, msg=str(exc), replicas=counts(sess.project.containers(svc.compose), wanted))
+    return base.but(msg=f"{svc.name} restarted, healthy", replicas=counts(healthy, wanted))
 
 
-def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> Result:
+def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> ServiceStatus:
     """Containers, image, health and restart counts as registered data; never changes anything."""
     containers = sess.project.containers(svc.compose)
     rows = [c.as_data() for c in containers]
     running = [c for c in containers if c.status == "running"]
     healthy = bool(running) and all(c.health in (None, "healthy") for c in running) and len(running) == len(containers)
     current = sess.store.current(svc.compose)
-    ready = len([c for c in running if c.health in (None, "healthy")])
-    data: dict[str, object] = {
-        "service": svc.name,
-        "mode": "compose",
-        "image": _current_image(sess, svc, containers),
-        "replicas": {"desired": len(containers), "current": len(running), "ready": ready, "available": ready},
-        "healthy": healthy,
-        "restarts": sum(c.restarts for c in containers),
-        "revision": current.revision if current else None,
-        "containers": rows,
-    }
     lines = [f"{c['name']}: {c['state']}, health {c['health']}, image {c['image']}, restarts {c['restarts']}" for c in rows]
-    return Result(msg="\n".join(lines) or f"{svc.name}: no containers", data=data)
+    return ServiceStatus(
+        msg="\n".join(lines) or f"{svc.name}: no containers",
+        service=svc.name,
+        image=_current_image(sess, svc, containers),
+        revision=current.revision if current else None,
+        healthy=healthy,
+        replicas=counts(containers, len(containers)),
+        restarts=sum(c.restarts for c in containers),
+        containers=rows,
+        extra={"mode": "compose"},
+    )
 
 
-def logs(sess: Session, ctx: StepContext, svc: ServiceMap, tail: int, grep: str | None) -> Result:
+def logs(sess: Session, ctx: StepContext, svc: ServiceMap, tail: int, grep: str | None) -> LogLines:
     """The last `tail` log lines of the service, optionally only those matching a regex."""
     pattern = None
     if grep:
@@ -130,21 +133,22 @@ def logs(sess: Session, ctx: StepContext, svc: ServiceMap, tail: int, grep: str 
     lines = (result.stdout + result.stderr).splitlines()
     if pattern is not None:
         lines = [line for line in lines if pattern.search(line)]
-    return Result(msg="\n".join(lines), data={"service": svc.name, "lines": lines, "count": len(lines)})
+    return LogLines(msg="\n".join(lines), service=svc.name, lines=lines, count=len(lines))
 
 
-def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] | str) -> Result:
+def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] | str) -> ExecOutcome:
     """Run a command in the service's first container (`compose exec -T`); skipped in check mode."""
     argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
     shown = command if isinstance(command, str) else shlex.join(command)
     if ctx.check:
-        return Result(skipped=True, msg=f"check mode: would run in {svc.name}: {shown}")
+        return ExecOutcome(skipped=True, msg=f"check mode: would run in {svc.name}: {shown}", rc=None, stdout="",
+                           stderr="", stdout_lines=[], stderr_lines=[], cmd=shown)
     cmd = sess.project.compose_cmd("exec", "-T", svc.compose, *argv)
     sess.project.primed = None  # the command may change the containers
     result = sess.project.host.run(cmd, timeout=ctx.timeout, cancel=ctx.cancel)
-    data = {"rc": result.rc, "stdout": result.stdout, "stderr": result.stderr, "cmd": shown,
-            "stdout_lines": result.stdout.splitlines(), "stderr_lines": result.stderr.splitlines()}
+    done = ExecOutcome(changed=True, rc=result.rc, stdout=result.stdout, stderr=result.stderr, cmd=shown,
+                       stdout_lines=result.stdout.splitlines(), stderr_lines=result.stderr.splitlines())
     if not result.ok:
         detail = (result.stderr or result.stdout).strip()[-500:]
-        return Result(changed=True, failed=True, data=data, msg=f"{shown} exited {result.rc}: {detail}")
-    return Result(changed=True, data=data, msg=result.stdout.strip()[-2000:])
+        return done.but(failed=True, msg=f"{shown} exited {result.rc}: {detail}")
+    return done.but(msg=result.stdout.strip()[-2000:])

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from ajudaplay.targets.base import Change, Result, RevisionChange
+from ajudaplay.outcomes import Change, Outcome, RevisionChange
 from ajudaplay.targets.compose.cli import Container, normalize_image
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ajudaplay.targets.compose.settings import ServiceMap
     from ajudaplay.targets.compose.state import Override, Revision, RevisionStore
 
+O = TypeVar("O", bound=Outcome)
 FOUND = "found running: changed outside ajudaplay"
 
 
@@ -42,11 +43,12 @@ class Notes:
     def __bool__(self) -> bool:
         return bool(self.warnings)
 
-    def merge(self, result: Result) -> Result:
-        result.warnings[:0] = self.warnings
-        result.changes[:0] = self.changes
-        result.revisions[:0] = self.revisions
-        return result
+    def merge(self, outcome: O) -> O:
+        """The outcome with what was repaired first (its lists are extended in place)."""
+        outcome.warnings[:0] = self.warnings
+        outcome.changes[:0] = self.changes
+        outcome.moved[:0] = self.revisions
+        return outcome
 
     def text(self) -> str:
         return "; ".join(self.warnings)

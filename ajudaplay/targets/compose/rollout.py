@@ -17,12 +17,15 @@ recorded revision the same way, without undo.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import TargetError, TargetUnreachable
-from ajudaplay.targets.base import Change, Result, RevisionChange
+from ajudaplay.outcomes import (
+    Change, DeployOutcome, Replicas, Revision as Entry, RevisionChange, RevisionList, RollbackOutcome,
+)
 from ajudaplay.targets.compose.cli import Container, normalize_image
-from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
+from ajudaplay.outcomes import DEFAULT_WAIT
+from ajudaplay.targets.compose.health import HealthFailure, wait_healthy
 from ajudaplay.targets.compose.reconcile import config_of
 from ajudaplay.targets.compose.state import ABORTED, PENDING, Revision
 
@@ -46,6 +49,13 @@ def _images(containers: list[Container]) -> str | None:
     return ", ".join(sorted({c.image for c in containers})) or None
 
 
+def counts(containers: list[Container], desired: int) -> Replicas:
+    """Replica counts like a Deployment's: running containers, and those healthy (or without a healthcheck)."""
+    running = [c for c in containers if c.status == "running"]
+    ready = len([c for c in running if c.health in (None, "healthy")])
+    return Replicas(desired=desired, current=len(running), ready=ready, available=ready)
+
+
 def replicas_of(containers: list[Container]) -> int:
     """The replica count to keep: live containers only (created/exited ones are leftovers), at least 1."""
     return max(1, len([c for c in containers if c.live]))
@@ -56,7 +66,7 @@ def apply(
     health_url: str | None,
 ) -> list[Container]:
     """Write `override` if it differs, `up -d` the one service, wait until `image` is healthy."""
-    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    timeout = ctx.timeout or DEFAULT_WAIT
     if override != sess.override:
         sess.save_override(override)
     sess.project.compose(
@@ -74,27 +84,30 @@ def _adopt(sess: Session, ctx: StepContext, svc: ServiceMap, containers: list[Co
     return sess.store.record(svc.compose, live[0].image, ctx.run_id, ctx.user, ADOPTED, config=config_of(live))
 
 
-def deploy(sess: Session, ctx: StepContext, svc: ServiceMap, image: str, atomic: bool, health_url: str | None) -> Result:
+def deploy(sess: Session, ctx: StepContext, svc: ServiceMap, image: str, atomic: bool,
+           health_url: str | None) -> DeployOutcome:
     """Set the service's image and wait until healthy; `ok` when already there."""
     containers = sess.project.containers(svc.compose)
     replicas = replicas_of(containers)
-    data: dict[str, object] = {"service": svc.name, "image": image, "replicas": replicas}
+    now = sess.store.current(svc.compose)
+    base = DeployOutcome(service=svc.name, image=image, revision=now.revision if now else None,
+                         replicas=counts(containers, replicas))
     if _at_image(containers, image) and sess.override.image(svc.compose) in (None, image):
         sick = [c.name for c in containers if c.health == "unhealthy"]
         if not ctx.check and sess.store.current(svc.compose) is None:
             _adopt(sess, ctx, svc, containers)
             sess.save_revisions()
         current = sess.store.current(svc.compose)
-        data["revision"] = current.revision if current else None
+        base = base.but(revision=current.revision if current else None)
         if sick:
-            return Result(failed=True, msg=f"{svc.name} runs {image} but is unhealthy: {', '.join(sick)}", data=data)
-        return Result(msg=f"{svc.name} already at {image}", data=data)
+            return base.but(failed=True, msg=f"{svc.name} runs {image} but is unhealthy: {', '.join(sick)}")
+        return base.but(msg=f"{svc.name} already at {image}")
     change = Change(f"{svc.name} image", _images(containers), image)
     if ctx.check:
-        return Result(changed=True, changes=[change], msg=f"would deploy {image} to {svc.name}", data=data)
+        return base.but(changed=True, changes=[change], msg=f"would deploy {image} to {svc.name}")
     previous = _adopt(sess, ctx, svc, containers)
     undo_to = previous if atomic and previous is not None and previous.image != image else None
-    return roll(sess, ctx, svc, Roll(image, replicas, health_url, "deploy", change, data, undo_to),
+    return roll(sess, ctx, svc, Roll(image, replicas, health_url, "deploy", change, undo_to),
                 f"{svc.name} at {image} (revision {{revision}}), healthy")
 
 
@@ -107,13 +120,18 @@ class Roll:
     health_url: str | None
     cause: str
     change: Change
-    data: dict[str, object]
     undo_to: Revision | None  # atomic: the revision to put back
 
 
-def roll(sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, done: str) -> Result:
+def _now(sess: Session, svc: ServiceMap, move: Roll, image: str, revision: int | None, **common: Any) -> DeployOutcome:
+    """The outcome of a move, with the replica counts read after it."""
+    replicas = counts(sess.project.containers(svc.compose), move.replicas)
+    return DeployOutcome(service=svc.name, image=image, revision=revision, replicas=replicas, **common)
+
+
+def roll(sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, done: str) -> DeployOutcome:
     """Pull, write the intent, apply, then commit it; on failure undo (atomic) or record what was left."""
-    sess.project.ensure_image(move.image, ctx.timeout or DEFAULT_TIMEOUT)  # before any write
+    sess.project.ensure_image(move.image, ctx.timeout or DEFAULT_WAIT)  # before any write
     prior = sess.override
     before = sess.store.current(svc.compose)
     intent = sess.store.begin(svc.compose, move.image, ctx.run_id, ctx.user, move.cause)
@@ -129,14 +147,13 @@ def roll(sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, done: str
         failed = "not healthy" if isinstance(exc, HealthFailure) else "failed"
         new = sess.store.commit(svc.compose, intent, cause=f"{move.cause} ({failed})", note=str(exc))
         sess.save_revisions()
-        move.data["revision"] = new.revision
-        return Result(changed=True, failed=True, changes=[move.change], data=move.data, msg=str(exc),
-                      revisions=_moved(svc, before, new))
+        return _now(sess, svc, move, move.image, new.revision, changed=True, failed=True, changes=[move.change],
+                    msg=str(exc), moved=_moved(svc, before, new))
     new = sess.store.commit(svc.compose, intent, config=config_of(running))
     sess.save_revisions()
-    move.data["revision"] = new.revision
-    return Result(changed=True, changes=[move.change], data=move.data, msg=done.format(revision=new.revision),
-                  revisions=_moved(svc, before, new))
+    return DeployOutcome(service=svc.name, image=move.image, revision=new.revision,
+                         replicas=counts(running, move.replicas), changed=True, changes=[move.change],
+                         msg=done.format(revision=new.revision), moved=_moved(svc, before, new))
 
 
 def _moved(svc: ServiceMap, before: Revision | None, after: Revision) -> list[RevisionChange]:
@@ -152,7 +169,7 @@ def _num(rev: Revision | None) -> str | None:
 def _undo(
     sess: Session, ctx: StepContext, svc: ServiceMap, move: Roll, previous: Revision, intent: Revision,
     prior: Override, exc: TargetError,
-) -> Result:
+) -> DeployOutcome:
     """Atomic deploy failed: the previous override and containers back, the revision aborted, and say so."""
     reason = str(exc)
     ctx.log(f"{reason}; rolling {svc.name} back to revision {previous.revision} ({previous.image})")
@@ -164,23 +181,22 @@ def _undo(
             raise
         sess.store.abort(intent, f"{reason}; the rollback failed too: {again}")
         sess.save_revisions()
-        return Result(
-            changed=True, failed=True, changes=[move.change], data=move.data,
+        return _now(
+            sess, svc, move, move.image, None, changed=True, failed=True, changes=[move.change],
             msg=f"deploy of {move.image} failed: {reason}; rollback to revision {previous.revision} "
             f"({previous.image}) ALSO failed: {again}",
         )
     sess.store.abort(intent, reason)
     sess.save_revisions()
-    move.data["revision"] = previous.revision
-    move.data["rolled_back_to"] = previous.revision
-    return Result(
-        changed=True, failed=True, rolled_back=True, data=move.data,
+    return _now(
+        sess, svc, move, previous.image, previous.revision, rolled_back_to=previous.revision,
+        changed=True, failed=True, rolled_back=True,
         changes=[move.change, Change(f"{svc.name} image", move.image, previous.image)],
         msg=f"deploy of {move.image} failed: {reason}; rolled back to revision {previous.revision} ({previous.image})",
     )
 
 
-def rollback(sess: Session, ctx: StepContext, svc: ServiceMap, to_revision: int | None) -> Result:
+def rollback(sess: Session, ctx: StepContext, svc: ServiceMap, to_revision: int | None) -> RollbackOutcome:
     """Re-deploy the previous (second-highest) revision, or the one asked for."""
     store = sess.store
     history = store.history(svc.compose)
@@ -204,22 +220,21 @@ def rollback(sess: Session, ctx: StepContext, svc: ServiceMap, to_revision: int 
             raise TargetError(f"service {svc.name!r} has no revision {to_revision}; revisions: {known}")
         wanted = found
     containers = sess.project.containers(svc.compose)
-    data: dict[str, object] = {"service": svc.name, "image": wanted.image, "to_revision": wanted.revision}
+    base = RollbackOutcome(service=svc.name, image=wanted.image, to_revision=wanted.revision, revision=current.revision)
     if wanted is current and _at_image(containers, wanted.image):
-        data["revision"] = current.revision
-        return Result(msg=f"{svc.name} already at revision {current.revision} ({current.image})", data=data)
+        return base.but(msg=f"{svc.name} already at revision {current.revision} ({current.image})")
     change = Change(f"{svc.name} image", _images(containers), wanted.image)
     if ctx.check:
-        return Result(
-            changed=True, changes=[change], data=data,
-            msg=f"would roll {svc.name} back to revision {wanted.revision} ({wanted.image})",
-        )
-    move = Roll(wanted.image, replicas_of(containers), None, f"rollback to revision {wanted.revision}", change, data, None)
-    return roll(sess, ctx, svc, move,
+        return base.but(changed=True, changes=[change],
+                        msg=f"would roll {svc.name} back to revision {wanted.revision} ({wanted.image})")
+    move = Roll(wanted.image, replicas_of(containers), None, f"rollback to revision {wanted.revision}", change, None)
+    done = roll(sess, ctx, svc, move,
                 f"{svc.name} rolled back to revision {wanted.revision} ({wanted.image}), now revision {{revision}}, healthy")
+    return RollbackOutcome(service=svc.name, image=wanted.image, to_revision=wanted.revision, revision=done.revision,
+                           **done.common())
 
 
-def history(sess: Session, svc: ServiceMap) -> Result:
+def history(sess: Session, svc: ServiceMap) -> RevisionList:
     """The recorded revisions, like `kubectl rollout history`, plus deploys pending or aborted since."""
     entries = sess.store.entries(svc.compose)
     revs = [r for r in entries if r.status not in (PENDING, ABORTED)]
@@ -229,12 +244,18 @@ def history(sess: Session, svc: ServiceMap) -> Result:
         + (f" ({r.note[:200]})" if r.note and r.status != "committed" else "")
         for r in entries
     ]
-    return Result(
+    current = revs[-1].revision if revs else None
+    return RevisionList(
         msg="\n".join(lines) if entries else f"{svc.name}: no revisions recorded",
-        data={
-            "service": svc.name,
-            "revisions": [r.__dict__.copy() for r in revs],
-            "current": revs[-1].revision if revs else None,
-            "not_committed": [r.__dict__.copy() for r in entries if r.status in (PENDING, ABORTED)],
-        },
+        service=svc.name,
+        revisions=[_entry(r, r.revision == current) for r in revs],
+        current=current,
+        extra={"not_committed": [r.__dict__.copy() for r in entries if r.status in (PENDING, ABORTED)]},
     )
+
+
+def _entry(rev: Revision, current: bool) -> Entry:
+    """A recorded revision as a history line: who and which run made it; Compose's status, config-hash, note."""
+    return Entry(revision=rev.revision, image=rev.image, time=rev.time or None, user=rev.user or None,
+                 run_id=rev.run_id or None, cause=rev.cause or None, current=current,
+                 extra={"status": rev.status, "config": rev.config, "note": rev.note})

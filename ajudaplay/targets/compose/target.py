@@ -11,9 +11,11 @@ makes the revision record agree with what runs (reconcile.py).
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ajudaplay.errors import TargetError
+from ajudaplay.outcomes import Outcome, to_result
+from ajudaplay.targets.base import ServiceOps
 from ajudaplay.targets.compose import files as filesets
 from ajudaplay.targets.compose import ops, reconcile, rollout
 from ajudaplay.targets.compose.cli import ComposeProject
@@ -24,19 +26,24 @@ from ajudaplay.targets.host import HostTarget
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.locks import LockHolder
-    from ajudaplay.targets.base import CertificateRequest, Result, StepContext
+    from ajudaplay.outcomes import (
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
+        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, VerbResult,
+    )
+    from ajudaplay.targets.base import CertificateRequest, StepContext
     from ajudaplay.targets.compose.settings import ServiceMap
 
-Action = Callable[["Session", "ServiceMap"], "Result"]
+O = TypeVar("O", bound=Outcome)
+C = TypeVar("C", "ConfigOutcome", "SecretOutcome")
 
 
-class ComposeTarget(HostTarget):
+class ComposeTarget(ServiceOps, HostTarget):
     """Docker Compose (v2 `docker compose` or v1 `docker-compose`) on `@local` or SSH."""
 
     kind = "compose"
 
     def __init__(self, spec: TargetSpec) -> None:
-        super().__init__(spec)
+        HostTarget.__init__(self, spec)  # not super(): see Target
         self.settings = ComposeSettings.from_spec(spec.name, spec.connection, spec.services)
         self._session: Session | None = None
         self._checked: set[str] = set()  # services whose record was compared with what runs, this run
@@ -58,8 +65,6 @@ class ComposeTarget(HostTarget):
         parent = posixpath.dirname(self.lock_path())
         result = self.host().run(f"mkdir -p {shlex.quote(parent)}", timeout=30)
         if not result.ok:
-            from ajudaplay.errors import TargetError
-
             raise TargetError(
                 f"target {self.name!r}: cannot create {parent} for the lock: {result.stderr.strip()}; "
                 "is compose.project_dir writable by the connecting user?"
@@ -78,7 +83,7 @@ class ComposeTarget(HostTarget):
     def services(self) -> list[str]:
         return sorted(self.settings.services)
 
-    def _act(self, ctx: StepContext, service: str, action: Action) -> Result:
+    def _act(self, ctx: StepContext, service: str, action: Callable[[Session, ServiceMap], O]) -> VerbResult[O]:
         """Run one service action after the run's first look at that service's record (once per run)."""
         svc = self.settings.service(service)
         sess = self.session(ctx)
@@ -87,58 +92,59 @@ class ComposeTarget(HostTarget):
             notes = reconcile.check(sess, ctx, svc)
             self._checked.add(svc.compose)
         try:
-            return notes.merge(action(sess, svc))
+            return to_result(notes.merge(action(sess, svc)))
         except TargetError as exc:
             if notes:
                 exc.args = (f"{exc} (before that: {notes.text()})",)
             raise
 
     # service actions -------------------------------------------------------------
-    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool,
+               health_url: str | None = None) -> VerbResult[DeployOutcome]:
         return self._act(ctx, service, lambda sess, svc: rollout.deploy(sess, ctx, svc, image, atomic, health_url))
 
-    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> VerbResult[RollbackOutcome]:
         return self._act(ctx, service, lambda sess, svc: rollout.rollback(sess, ctx, svc, to_revision))
 
-    def history(self, ctx: StepContext, service: str) -> Result:
+    def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
         return self._act(ctx, service, lambda sess, svc: rollout.history(sess, svc))
 
     def scale(
         self, ctx: StepContext, service: str, replicas: int | None,
         min_replicas: int | None, max_replicas: int | None,
-    ) -> Result:
+    ) -> VerbResult[ScaleOutcome]:
         return self._act(ctx, service, lambda sess, svc: ops.scale(sess, ctx, svc, replicas, min_replicas, max_replicas))
 
-    def restart(self, ctx: StepContext, service: str) -> Result:
+    def restart(self, ctx: StepContext, service: str) -> VerbResult[RestartOutcome]:
         return self._act(ctx, service, lambda sess, svc: ops.restart(sess, ctx, svc))
 
-    def status(self, ctx: StepContext, service: str) -> Result:
+    def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
         return self._act(ctx, service, lambda sess, svc: ops.status(sess, ctx, svc))
 
-    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         return self._act(ctx, service, lambda sess, svc: _recreated(
             sess, ctx, svc, filesets.config(sess, ctx, svc, files, restart)))
 
-    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> VerbResult[SecretOutcome]:
         return self._act(ctx, service, lambda sess, svc: _recreated(
             sess, ctx, svc, filesets.secret(sess, ctx, svc, values, restart)))
 
-    def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
-        return filesets.certificate(self.session(ctx), ctx, request)
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
+        return to_result(filesets.certificate(self.session(ctx), ctx, request))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
         return self._act(ctx, service, lambda sess, svc: ops.logs(sess, ctx, svc, tail, grep))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
-             pod: str | None = None, stdin: str | None = None) -> Result:
+             pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         given = [name for name, value in (("container", container), ("pod", pod), ("stdin", stdin)) if value is not None]
         if given:
             raise TargetError(f"exec.{given[0]}: not supported on Compose targets yet (Kubernetes only)")
         return self._act(ctx, service, lambda sess, svc: ops.exec_(sess, ctx, svc, command))
 
 
-def _recreated(sess: Session, ctx: StepContext, svc: ServiceMap, result: Result) -> Result:
+def _recreated(sess: Session, ctx: StepContext, svc: ServiceMap, outcome: C) -> C:
     """config/secret may recreate the containers: their new Compose config-hash is ajudaplay's doing."""
-    if result.changed and not result.failed:
+    if outcome.changed and not outcome.failed:
         reconcile.remember_config(sess, ctx, svc)
-    return result
+    return outcome

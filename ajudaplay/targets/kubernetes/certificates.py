@@ -20,7 +20,8 @@ from typing import Any
 
 from ajudaplay import certs
 from ajudaplay.errors import InvalidInput, TargetError
-from ajudaplay.targets.base import CertificateRequest, Change, Result, StepContext
+from ajudaplay.outcomes import CertificateOutcome, Change, Result
+from ajudaplay.targets.base import CertificateRequest, StepContext
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.objects import missing
@@ -29,7 +30,7 @@ from ajudaplay.targets.kubernetes.watching import wait_for
 
 CM_VERSION = "cert-manager.io/v1"
 DEFAULT_TIMEOUT = 300.0
-RestartService = Callable[[str], Result]
+RestartService = Callable[[str], Result]  # restarts the named service (`reload`)
 
 
 def _condition(obj: JSON, kind: str) -> JSON | None:
@@ -81,7 +82,8 @@ def _with_secret_facts(kube: Kube, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def certificate(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: CertificateRequest, restart_service: RestartService) -> Result:
+def certificate(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: CertificateRequest,
+                restart_service: RestartService) -> CertificateOutcome:
     """Dispatches on the request: files → TLS Secret, otherwise the cert-manager Certificate."""
     if request.restore_previous:
         result = _restore_previous(kube, ctx, ref, request)
@@ -100,7 +102,7 @@ def certificate(kube: Kube, ctx: StepContext, ref: ServiceRef | None, request: C
         result.failed = True
         result.msg = (f"certificate {result.data.get('name')!r} expires in {days} days (notAfter {result.data.get('not_after')}), "
                       f"fewer than min_days={request.min_days}; " + result.msg)
-    return result
+    return CertificateOutcome.gathered(result)
 
 
 def _name(ref: ServiceRef | None, request: CertificateRequest, field: str, target: str) -> str:

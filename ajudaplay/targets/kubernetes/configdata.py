@@ -12,7 +12,8 @@ import difflib
 from collections.abc import Callable
 
 from ajudaplay.redaction import PLACEHOLDER
-from ajudaplay.targets.base import Change, Result, StepContext
+from ajudaplay.outcomes import Change, ConfigOutcome, Result, SecretOutcome
+from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.services import ServiceRef
@@ -33,7 +34,8 @@ def _split_files(files: dict[str, bytes]) -> tuple[dict[str, str], dict[str, str
     return data, binary
 
 
-def config(kube: Kube, ctx: StepContext, ref: ServiceRef, files: dict[str, bytes], restart: bool, restart_fn: Restart) -> Result:
+def config(kube: Kube, ctx: StepContext, ref: ServiceRef, files: dict[str, bytes], restart: bool,
+           restart_fn: Restart) -> ConfigOutcome:
     """Creates or updates the service's ConfigMap; restarts the Deployment when it changed and asked to."""
     name = ref.require("configmap", "config", kube.target)
     data, binary = _split_files(files)
@@ -58,10 +60,12 @@ def config(kube: Kube, ctx: StepContext, ref: ServiceRef, files: dict[str, bytes
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": kube.namespace},
             "data": data, "binaryData": binary or None}
     changes = _write(kube, ctx, "configmaps", name, body, diff)
-    return _finish(ctx, ref, f"configmap {name!r}", changes, restart, restart_fn, {"configmap": name, "keys": sorted(files)})
+    done = _finish(ctx, ref, f"configmap {name!r}", changes, restart, restart_fn, {"configmap": name, "keys": sorted(files)})
+    return ConfigOutcome.gathered(done, service=ref.service, files=sorted(files))
 
 
-def secret(kube: Kube, ctx: StepContext, ref: ServiceRef, values: dict[str, str], restart: bool, restart_fn: Restart) -> Result:
+def secret(kube: Kube, ctx: StepContext, ref: ServiceRef, values: dict[str, str], restart: bool,
+           restart_fn: Restart) -> SecretOutcome:
     """Creates or updates the service's Secret from key/values; the diff names keys, never values."""
     name = ref.require("secret", "secret", kube.target)
     encoded = {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in values.items()}
@@ -79,7 +83,8 @@ def secret(kube: Kube, ctx: StepContext, ref: ServiceRef, values: dict[str, str]
     body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": name, "namespace": kube.namespace}, "data": encoded}
     changes = _write(kube, ctx, "secrets", name, body, diff)
-    return _finish(ctx, ref, f"secret {name!r}", changes, restart, restart_fn, {"secret": name, "keys": sorted(values)})
+    done = _finish(ctx, ref, f"secret {name!r}", changes, restart, restart_fn, {"secret": name, "keys": sorted(values)})
+    return SecretOutcome.gathered(done, service=ref.service)
 
 
 def _state(value: str | None) -> str | None:

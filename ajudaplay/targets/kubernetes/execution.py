@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from ajudaplay.errors import Interrupted, TargetError
-from ajudaplay.targets.base import Result, StepContext
+from ajudaplay.outcomes import ExecOutcome
+from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment
 from ajudaplay.targets.kubernetes.services import ServiceRef
@@ -24,12 +25,13 @@ STDOUT, STDERR, STATUS = 1, 2, 3
 
 
 def exec_(kube: Kube, ctx: StepContext, ref: ServiceRef, command: list[str] | str, *,
-          container: str | None = None, pod: str | None = None, stdin: str | None = None) -> Result:
+          container: str | None = None, pod: str | None = None, stdin: str | None = None) -> ExecOutcome:
     """Run `command` (a shell string via sh -c, or an argv list) in one Ready pod, a named pod, or all of them."""
     argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
     shown = command if isinstance(command, str) else shlex.join(command)
     if ctx.check:
-        return Result(skipped=True, msg=f"check mode: would run in {ref.service}: {shown}")
+        return ExecOutcome(skipped=True, msg=f"check mode: would run in {ref.service}: {shown}", rc=None, stdout="",
+                           stderr="", stdout_lines=[], stderr_lines=[], cmd=shown)
     deployment = read_deployment(kube, ref)
     name = container or pick_container(deployment, ref, kube.target)
     pods = _choose(list_pods(kube, deployment), pod, ref)
@@ -40,14 +42,15 @@ def exec_(kube: Kube, ctx: StepContext, ref: ServiceRef, command: list[str] | st
                                 "stdout": "\n".join(r["stdout"] for r in runs),
                                 "stderr": "\n".join(r["stderr"] for r in runs)}
         data["stdout_lines"] = [f"{r['pod']} {line}" for r in runs for line in r["stdout_lines"]]
+        data["stderr_lines"] = [f"{r['pod']} {line}" for r in runs for line in r["stderr_lines"]]
     else:
         data = runs[0]
     if failed:
         first = failed[0]
         detail = (first.get("error") or first["stderr"] or first["stdout"]).strip()[-500:]
-        return Result(changed=True, failed=True, data=data,
-                      msg=f"{shown} exited {first['rc']} in pod {first['pod']}: {detail}")
-    return Result(changed=True, data=data, msg=str(data["stdout"]).strip()[-2000:])
+        return ExecOutcome.of(data, changed=True, failed=True,
+                              msg=f"{shown} exited {first['rc']} in pod {first['pod']}: {detail}")
+    return ExecOutcome.of(data, changed=True, msg=str(data["stdout"]).strip()[-2000:])
 
 
 def _choose(pods: list[JSON], wanted: str | None, ref: ServiceRef) -> list[str]:

@@ -7,6 +7,7 @@ the namespace or the inventory mapping that is wrong.
 from __future__ import annotations
 
 from ajudaplay.errors import TargetError
+from ajudaplay.outcomes import Replicas
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.revisions import label_selector, owned_replicasets
@@ -87,3 +88,15 @@ def replicas_summary(deployment: JSON) -> dict[str, int]:
         "available": int(status.get("availableReplicas") or 0),
         "unavailable": int(status.get("unavailableReplicas") or 0),
     }
+
+
+def replicas_of(deployment: JSON) -> Replicas:
+    """The counts every mode registers as `replicas` (desired, current, ready, available)."""
+    counts = replicas_summary(deployment)
+    return Replicas(counts["desired"], counts["current"], counts["ready"], counts["available"])
+
+
+def rollout_counts(deployment: JSON) -> dict[str, int]:
+    """What only a Deployment knows, registered beside `replicas`: updated and unavailable replicas."""
+    counts = replicas_summary(deployment)
+    return {"updated_replicas": counts["updated"], "unavailable_replicas": counts["unavailable"]}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ajudaplay.targets.base import Result, StepContext
+from ajudaplay.outcomes import LogLines, ServiceStatus
+from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
-from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_summary
+from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_of, rollout_counts
 from ajudaplay.targets.kubernetes.revisions import container_images, revision_of
 from ajudaplay.targets.kubernetes.rollout import rollout_status
 from ajudaplay.targets.kubernetes.services import ServiceRef
@@ -33,7 +34,7 @@ def _pod_data(pod: JSON, container: str) -> dict[str, Any]:
     }
 
 
-def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
+def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> ServiceStatus:
     """The Deployment's conditions and replica counts, and each pod's phase, readiness and restarts."""
     deployment = read_deployment(kube, ref)
     container = pick_container(deployment, ref, kube.target)
@@ -47,30 +48,32 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
         {k: c.get(k) for k in ("type", "status", "reason", "message", "lastUpdateTime")}
         for c in (deployment.get("status") or {}).get("conditions") or []
     ]
-    replicas = replicas_summary(deployment)
-    healthy = done and replicas["available"] >= replicas["desired"]
-    data = {
-        "service": ref.service,
-        "deployment": ref.deployment,
-        "namespace": kube.namespace,
-        "container": container,
-        "image": container_images(deployment["spec"]["template"]).get(container),
-        "revision": revision_of(deployment),
-        "paused": bool((deployment.get("spec") or {}).get("paused")),
-        "replicas": replicas,
-        "conditions": conditions,
-        "pods": pods,
-        "restarts": sum(p["restarts"] for p in pods),
-        "rolled_out": done,
-        "progress_deadline_exceeded": failed,
-        "healthy": healthy,
-        "message": message,
-    }
+    replicas = replicas_of(deployment)
     ready = sum(1 for p in pods if p["ready"])
-    return Result(msg=f"{message}; {ready}/{len(pods)} pods ready", data=data)
+    return ServiceStatus(
+        msg=f"{message}; {ready}/{len(pods)} pods ready",
+        service=ref.service,
+        image=container_images(deployment["spec"]["template"]).get(container),
+        revision=revision_of(deployment),
+        healthy=done and replicas.available >= replicas.desired,
+        replicas=replicas,
+        restarts=sum(p["restarts"] for p in pods),
+        pods=pods,
+        extra={
+            "deployment": ref.deployment,
+            "namespace": kube.namespace,
+            "container": container,
+            "paused": bool((deployment.get("spec") or {}).get("paused")),
+            **rollout_counts(deployment),
+            "conditions": conditions,
+            "rolled_out": done,
+            "progress_deadline_exceeded": failed,
+            "message": message,
+        },
+    )
 
 
-def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | None) -> Result:
+def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | None) -> LogLines:
     """The last `tail` lines of the service container in each pod, filtered by `grep` (a regular expression)."""
     deployment = read_deployment(kube, ref)
     container = pick_container(deployment, ref, kube.target)
@@ -79,18 +82,20 @@ def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | N
     except re.error:
         pattern = re.compile(re.escape(grep or ""))
     per_pod: dict[str, list[str]] = {}
-    result = Result()
+    warnings: list[str] = []
     for pod in list_pods(kube, deployment):
         name = pod["metadata"]["name"]
         path = kube.ns_path("v1", "pods", name, "log")
         try:
             text = kube.text(path, query={"container": container, "tailLines": tail}, what=f"logs of pod {name!r}")
         except KubeApiError as exc:
-            result.warnings.append(f"pod {name}: {exc.api_message}")
+            warnings.append(f"pod {name}: {exc.api_message}")
             continue
         lines = [line for line in text.splitlines() if pattern is None or pattern.search(line)]
         per_pod[name] = lines
     merged = [f"{pod} {line}" for pod, lines in per_pod.items() for line in lines]
-    result.data = {"service": ref.service, "pods": per_pod, "lines": merged, "count": len(merged), "stdout": "\n".join(merged)}
-    result.msg = f"{len(merged)} lines from {len(per_pod)} pods" + (f" matching {grep!r}" if grep else "")
-    return result
+    return LogLines(
+        msg=f"{len(merged)} lines from {len(per_pod)} pods" + (f" matching {grep!r}" if grep else ""),
+        warnings=warnings, service=ref.service, lines=merged, count=len(merged),
+        extra={"pods": per_pod, "stdout": "\n".join(merged)},
+    )

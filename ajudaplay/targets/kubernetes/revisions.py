@@ -11,10 +11,13 @@ pod-template-hash label, and the JSON patch `rollout undo` sends.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from ajudaplay.errors import TargetError
+from ajudaplay.outcomes import Revision
 
 JSON = dict[str, Any]
 
@@ -26,6 +29,14 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DEPRECATED_ROLLBACK_TO = "deprecated.deployment.rollback.to"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
+# Who made a revision: written on the Deployment's metadata (not the pod template, which would make a
+# revision of its own) with each deploy/rollback/restart; the deployment controller copies Deployment
+# annotations onto the new ReplicaSet (deployment/util copyDeploymentAnnotationsToReplicaSet), as it does
+# kubernetes.io/change-cause. TEMPLATE names the pod template they were written for, so a ReplicaSet
+# made later by someone else (who inherits the Deployment's annotations) is not attributed to ajudaplay.
+USER = "ajudaplay.io/user"
+RUN_ID = "ajudaplay.io/run-id"
+TEMPLATE = "ajudaplay.io/template"
 # kubectl's annotationsToSkip: kept from the Deployment, never copied from the ReplicaSet
 ANNOTATIONS_TO_SKIP = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, DEPRECATED_ROLLBACK_TO})
 
@@ -59,6 +70,26 @@ def _normalised(value: Any) -> Any:
     if isinstance(value, list):
         return [_normalised(v) for v in value]
     return value
+
+
+def template_digest(template: JSON) -> str:
+    """A short digest of a pod template, the pod-template-hash label and unset fields left out."""
+    text = json.dumps(_normalised(template_without_hash(template)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def provenance(template: JSON, user: str, run_id: str) -> dict[str, str]:
+    """The annotations saying this run (and user) made the revision whose pod template is `template`."""
+    return {USER: user, RUN_ID: run_id, TEMPLATE: template_digest(template)}
+
+
+def made_by(replicaset: JSON) -> tuple[str | None, str | None]:
+    """(user, run_id) of the ajudaplay run that made this ReplicaSet's template; (None, None) when made outside."""
+    annotations = (replicaset.get("metadata") or {}).get("annotations") or {}
+    template = (replicaset.get("spec") or {}).get("template") or {}
+    if annotations.get(TEMPLATE) != template_digest(template):
+        return None, None
+    return annotations.get(USER) or None, annotations.get(RUN_ID) or None
 
 
 def template_without_hash(template: JSON) -> JSON:
@@ -105,14 +136,18 @@ def select_replicaset(deployment: JSON, replicasets: list[JSON], to_revision: in
     return previous[1]
 
 
-def rollback_patch(deployment: JSON, replicaset: JSON) -> list[JSON]:
-    """kubectl's getDeploymentPatch: replace spec.template (hash label dropped) and the annotations."""
+def rollback_patch(deployment: JSON, replicaset: JSON, made: dict[str, str] | None = None) -> list[JSON]:
+    """kubectl's getDeploymentPatch: replace spec.template (hash label dropped) and the annotations.
+
+    `made`: ajudaplay's provenance annotations, added to the Deployment's (kubectl has none).
+    """
     template = template_without_hash(replicaset["spec"]["template"])
     current = (deployment.get("metadata") or {}).get("annotations") or {}
     annotations = {k: v for k, v in current.items() if k in ANNOTATIONS_TO_SKIP}
     for key, value in ((replicaset.get("metadata") or {}).get("annotations") or {}).items():
         if key not in ANNOTATIONS_TO_SKIP:
             annotations[key] = value
+    annotations.update(made or {})
     return [
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
@@ -143,22 +178,23 @@ class HistoryEntry:
     change_cause: str | None
     current: bool
     created: str | None
+    user: str | None = None
+    run_id: str | None = None
 
-    def as_data(self, container: str | None) -> dict[str, Any]:
+    def as_revision(self, container: str | None) -> Revision:
+        """The history line every mode registers, plus the ReplicaSet's own facts."""
         image = self.images.get(container) if container else None
         if image is None and self.images:
             image = next(iter(self.images.values()))
-        return {
-            "revision": self.revision,
-            "image": image,
-            "images": dict(self.images),
-            "change_cause": self.change_cause,
-            "cause": self.change_cause,
-            "time": self.created,
-            "current": self.current,
-            "replicaset": self.replicaset,
-            "created": self.created,
-        }
+        return Revision(
+            revision=self.revision, image=image, time=self.created, user=self.user, run_id=self.run_id,
+            cause=self.change_cause, current=self.current,
+            extra={"images": dict(self.images), "change_cause": self.change_cause, "replicaset": self.replicaset,
+                   "created": self.created},
+        )
+
+    def as_data(self, container: str | None) -> dict[str, Any]:
+        return self.as_revision(container).as_data()
 
 
 def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryEntry]:
@@ -171,6 +207,7 @@ def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryEntry]:
         if revision is None:
             continue
         meta = rs.get("metadata") or {}
+        user, run_id = made_by(rs)
         entries[revision] = HistoryEntry(
             revision=revision,
             replicaset=str(meta.get("name")),
@@ -178,6 +215,8 @@ def history(deployment: JSON, replicasets: list[JSON]) -> list[HistoryEntry]:
             change_cause=(meta.get("annotations") or {}).get(CHANGE_CAUSE),
             current=meta.get("name") == current_name,
             created=meta.get("creationTimestamp"),
+            user=user,
+            run_id=run_id,
         )
     return [entries[r] for r in sorted(entries)]
 

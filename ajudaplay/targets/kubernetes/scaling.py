@@ -11,15 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 from ajudaplay.errors import TargetError
-from ajudaplay.targets.base import Change, Result, StepContext
+from ajudaplay.outcomes import Change, ScaleOutcome
+from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
-from ajudaplay.targets.kubernetes.objects import deployment_path, missing, read_deployment, replicas_summary
+from ajudaplay.targets.kubernetes.objects import deployment_path, missing, read_deployment, replicas_of, rollout_counts
 from ajudaplay.targets.kubernetes.rollout import wait_rollout
 from ajudaplay.targets.kubernetes.rollouts import DEFAULT_TIMEOUT
 from ajudaplay.targets.kubernetes.services import ServiceRef
 
 HPA_VERSIONS = ("autoscaling/v1", "autoscaling/v2")
+
+
+class _Scaling:
+    """What the two halves of a scale found and did, gathered before the outcome is made."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.warnings: list[str] = []
+        self.data: dict[str, Any] = {}
 
 
 def _hpa_path(kube: Kube, version: str, name: str | None = None) -> str:
@@ -63,9 +73,9 @@ def _controlling_hpa(kube: Kube, deployment: str) -> str | None:
 
 def scale(
     kube: Kube, ctx: StepContext, ref: ServiceRef, replicas: int | None, min_replicas: int | None, max_replicas: int | None
-) -> Result:
+) -> ScaleOutcome:
     """Sets replicas and/or HPA bounds; waits for the replicas like rollout status; `ok` when nothing differs."""
-    result = Result()
+    result = _Scaling()
     deployment: JSON | None = None
     if min_replicas is not None or max_replicas is not None:
         _scale_hpa(kube, ctx, ref, min_replicas, max_replicas, result)
@@ -73,14 +83,17 @@ def scale(
         deployment = _scale_replicas(kube, ctx, ref, replicas, result)
     if deployment is None:
         deployment = read_deployment(kube, ref)
-    result.data.update({"deployment": ref.deployment, "replicas": replicas_summary(deployment)})
-    result.changed = bool(result.changes)
+    changed = bool(result.changes)
     verb = "would change" if ctx.check else "changed"
-    result.msg = f"{verb} {result.diff_summary()}" if result.changed else f"deployment {ref.deployment!r} already at the wanted scale"
-    return result
+    summary = "; ".join(c.summary() for c in result.changes)
+    return ScaleOutcome(
+        service=ref.service, replicas=replicas_of(deployment), changed=changed, changes=result.changes,
+        warnings=result.warnings, extra={"deployment": ref.deployment, **rollout_counts(deployment), **result.data},
+        msg=f"{verb} {summary}" if changed else f"deployment {ref.deployment!r} already at the wanted scale",
+    )
 
 
-def _scale_replicas(kube: Kube, ctx: StepContext, ref: ServiceRef, replicas: int, result: Result) -> JSON | None:
+def _scale_replicas(kube: Kube, ctx: StepContext, ref: ServiceRef, replicas: int, result: _Scaling) -> JSON | None:
     path = deployment_path(kube, ref.deployment, "scale")
     what = f"deployment {ref.deployment!r} scale"
     try:
@@ -111,7 +124,7 @@ def _scale_replicas(kube: Kube, ctx: StepContext, ref: ServiceRef, replicas: int
 
 
 def _scale_hpa(
-    kube: Kube, ctx: StepContext, ref: ServiceRef, min_replicas: int | None, max_replicas: int | None, result: Result
+    kube: Kube, ctx: StepContext, ref: ServiceRef, min_replicas: int | None, max_replicas: int | None, result: _Scaling
 ) -> None:
     name = ref.require("hpa", "scale (min_replicas/max_replicas)", kube.target)
     version, hpa = _read_hpa(kube, ref, name)

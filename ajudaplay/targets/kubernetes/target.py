@@ -11,22 +11,27 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import LockInfo
 from ajudaplay.locks import LockHolder
-from ajudaplay.targets.base import CertificateRequest, Result, StepContext, Target
+from ajudaplay.outcomes import to_result
+from ajudaplay.targets.base import CertificateRequest, Lockable, ServiceOps, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.outcomes import (
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
+        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, VerbResult,
+    )
     from ajudaplay.targets.kubernetes.lease import LeaseLock
 
 
-class KubernetesTarget(Target):
+class KubernetesTarget(ServiceOps, Lockable, Target):
     """One namespace of one cluster (kubeconfig context or in-cluster), with its services' objects."""
 
     kind = "kubernetes"
 
     def __init__(self, spec: TargetSpec) -> None:
-        super().__init__(spec)
+        Target.__init__(self, spec)  # not super(): see Target
         self.settings = ConnectionSettings.from_mapping(spec.connection)
         self._kube: Kube | None = None
         self._lock: LeaseLock | None = None
@@ -81,64 +86,64 @@ class KubernetesTarget(Target):
         return self._lease().force()
 
     # actions ---------------------------------------------------------------------
-    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> Result:
+    def deploy(self, ctx: StepContext, service: str, image: str, atomic: bool, health_url: str | None = None) -> VerbResult[DeployOutcome]:
         from ajudaplay.targets.kubernetes import rollouts
 
-        result = rollouts.deploy(self.kube, ctx, self.ref(service), image, atomic)
+        outcome = rollouts.deploy(self.kube, ctx, self.ref(service), image, atomic)
         if health_url:
-            result.warnings.append("health_url is not checked on Kubernetes targets: readiness probes decide availability")
-        return result
+            outcome.warnings.append("health_url is not checked on Kubernetes targets: readiness probes decide availability")
+        return to_result(outcome)
 
-    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> Result:
+    def rollback(self, ctx: StepContext, service: str, to_revision: int | None) -> VerbResult[RollbackOutcome]:
         from ajudaplay.targets.kubernetes import rollouts
 
-        return rollouts.rollback(self.kube, ctx, self.ref(service), to_revision)
+        return to_result(rollouts.rollback(self.kube, ctx, self.ref(service), to_revision))
 
-    def history(self, ctx: StepContext, service: str) -> Result:
+    def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
         from ajudaplay.targets.kubernetes import rollouts
 
-        return rollouts.history(self.kube, ctx, self.ref(service))
+        return to_result(rollouts.history(self.kube, ctx, self.ref(service)))
 
-    def restart(self, ctx: StepContext, service: str) -> Result:
+    def restart(self, ctx: StepContext, service: str) -> VerbResult[RestartOutcome]:
         from ajudaplay.targets.kubernetes import rollouts
 
-        return rollouts.restart(self.kube, ctx, self.ref(service))
+        return to_result(rollouts.restart(self.kube, ctx, self.ref(service)))
 
     def scale(
         self, ctx: StepContext, service: str, replicas: int | None, min_replicas: int | None, max_replicas: int | None
-    ) -> Result:
+    ) -> VerbResult[ScaleOutcome]:
         from ajudaplay.targets.kubernetes import scaling
 
-        return scaling.scale(self.kube, ctx, self.ref(service), replicas, min_replicas, max_replicas)
+        return to_result(scaling.scale(self.kube, ctx, self.ref(service), replicas, min_replicas, max_replicas))
 
-    def status(self, ctx: StepContext, service: str) -> Result:
+    def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
         from ajudaplay.targets.kubernetes import observe
 
-        return observe.status(self.kube, ctx, self.ref(service))
+        return to_result(observe.status(self.kube, ctx, self.ref(service)))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
         from ajudaplay.targets.kubernetes import observe
 
-        return observe.logs(self.kube, ctx, self.ref(service), tail, grep)
+        return to_result(observe.logs(self.kube, ctx, self.ref(service), tail, grep))
 
-    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
+    def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         from ajudaplay.targets.kubernetes import configdata
 
-        return configdata.config(self.kube, ctx, self.ref(service), files, restart, lambda: self.restart(ctx, service))
+        return to_result(configdata.config(self.kube, ctx, self.ref(service), files, restart, lambda: self.restart(ctx, service)))
 
-    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> Result:
+    def secret(self, ctx: StepContext, service: str, values: dict[str, str], restart: bool) -> VerbResult[SecretOutcome]:
         from ajudaplay.targets.kubernetes import configdata
 
-        return configdata.secret(self.kube, ctx, self.ref(service), values, restart, lambda: self.restart(ctx, service))
+        return to_result(configdata.secret(self.kube, ctx, self.ref(service), values, restart, lambda: self.restart(ctx, service)))
 
-    def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
+    def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
         from ajudaplay.targets.kubernetes import certificates
 
         ref = self.ref(request.service) if request.service else None
-        return certificates.certificate(self.kube, ctx, ref, request, lambda service: self.restart(ctx, service))
+        return to_result(certificates.certificate(self.kube, ctx, ref, request, lambda service: self.restart(ctx, service)))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
-             pod: str | None = None, stdin: str | None = None) -> Result:
+             pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         from ajudaplay.targets.kubernetes import execution
 
-        return execution.exec_(self.kube, ctx, self.ref(service), command, container=container, pod=pod, stdin=stdin)
+        return to_result(execution.exec_(self.kube, ctx, self.ref(service), command, container=container, pod=pod, stdin=stdin))

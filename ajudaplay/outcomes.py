@@ -1,0 +1,311 @@
+"""What each service verb answers, as types: one outcome class per verb, the same on every mode.
+
+Targets (Compose, Kubernetes, fake) return these instead of loose dicts, so
+the modes cannot drift apart in what a playbook registers: the typed fields
+are the keys every mode registers, with the same types. What only one mode
+knows (Kubernetes `deployment`, `pods`, `conditions`; Compose `containers`,
+`not_committed`) goes in `extra` and is documented per mode
+(docs/actions-service.md, "Registered data"; tests/test_outcomes_docs.py
+checks that table against these fields). `to_result` is the one place that
+turns an outcome into the engine's Result (flags, message, changes, revisions,
+registered data); the engine's events are made from that Result.
+
+A core module: it imports nothing from ajudaplay, so every layer can use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Mapping, Self, TypeVar
+
+# Seconds deploy, rollback, restart, scale, config and secret wait for the service to be healthy
+# when the step gives no `timeout` (both modes; the schemas' "default" says the same).
+DEFAULT_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference a step made (or would make in check mode)."""
+
+    what: str  # e.g. "api image", "config nginx.conf", "replicas"
+    before: str | None
+    after: str | None
+    unified: str = ""  # optional unified diff text for files
+
+    def summary(self) -> str:
+        return f"{self.what}: {self.before if self.before is not None else '-'} -> {self.after if self.after is not None else '-'}"
+
+
+@dataclass(frozen=True)
+class RevisionChange:
+    """A service moved from one revision to another; journaled per service."""
+
+    service: str
+    before: str | None
+    after: str | None
+    image: str | None = None
+
+
+O = TypeVar("O", bound="Outcome")
+
+
+@dataclass
+class Result:
+    """What one action did on one target: the engine's interface. `data` is what `register` stores.
+
+    A service verb's Result is made by `to_result` from its typed `outcome`;
+    control and host actions build a Result directly (no outcome).
+    """
+
+    changed: bool = False
+    failed: bool = False
+    skipped: bool = False
+    msg: str = ""
+    changes: list[Change] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    revisions: list[RevisionChange] = field(default_factory=list)
+    rolled_back: bool = False  # an atomic deploy failed and was undone
+    show: bool = False  # print `msg` even on an ok line at normal verbosity (debug does)
+    outcome: Outcome | None = None  # the typed answer of a service verb (VerbResult)
+
+    def diff_summary(self) -> str:
+        return "; ".join(c.summary() for c in self.changes)
+
+
+@dataclass
+class VerbResult(Result, Generic[O]):
+    """A service verb's Result, typed by its outcome: what the target protocols return."""
+
+    outcome: O | None = None
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """Replica counts: wanted, existing, ready, available (Compose: ready = available = healthy)."""
+
+    desired: int
+    current: int
+    ready: int
+    available: int
+
+    @classmethod
+    def same(cls, count: int) -> Replicas:
+        return cls(count, count, count, count)
+
+
+def _plain(value: Any) -> Any:
+    """Registered data is plain JSON-like data: nested outcome types become dicts."""
+    if isinstance(value, Replicas):
+        return dataclasses.asdict(value)
+    if isinstance(value, Revision):
+        return value.as_data()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What every verb answers besides its data: the engine's Result fields."""
+
+    changed: bool = False
+    failed: bool = False
+    skipped: bool = False
+    msg: str = ""
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    moved: list[RevisionChange] = field(default_factory=list)  # Result.revisions: journaled revision moves
+    rolled_back: bool = False  # an atomic deploy failed and was undone
+    extra: Mapping[str, Any] = field(default_factory=dict)  # mode-specific registered keys
+
+    VERB: ClassVar[str] = ""
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()  # registered only when not None
+
+    @classmethod
+    def registered_keys(cls) -> list[str]:
+        """The keys every mode registers for this verb (the typed fields), in declaration order."""
+        common = {f.name for f in dataclasses.fields(Outcome)}
+        return [f.name for f in dataclasses.fields(cls) if f.name not in common]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What `register:` stores: the typed keys, then the mode's extras (never overriding a typed key)."""
+        out: dict[str, Any] = {}
+        for name in self.registered_keys():
+            value = getattr(self, name)
+            if value is None and name in self.OPTIONAL:
+                continue
+            out[name] = _plain(value)
+        out.update({k: _plain(v) for k, v in self.extra.items() if k not in out})
+        return out
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any], **common: Any) -> Self:
+        """An outcome from a mode's data dict: the verb's keys typed, the rest as `extra`; a missing key is a TypeError."""
+        keys = set(cls.registered_keys())
+        typed = {k: v for k, v in data.items() if k in keys}
+        extra = {k: v for k, v in data.items() if k not in keys}
+        return cls(**typed, extra=extra, **common)
+
+    @classmethod
+    def gathered(cls, result: Result, **data: Any) -> Self:
+        """An outcome from a Result a mode filled in step by step (its data plus `data`)."""
+        return cls.of({**result.data, **data}, changed=result.changed, failed=result.failed, skipped=result.skipped,
+                      msg=result.msg, changes=list(result.changes), warnings=list(result.warnings),
+                      moved=list(result.revisions), rolled_back=result.rolled_back)
+
+    def common(self) -> dict[str, Any]:
+        """The fields every verb shares, to carry them over into another verb's outcome."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Outcome)}
+
+    def but(self, **changes: Any) -> Self:
+        """A copy with some fields replaced (outcomes are frozen)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployOutcome(Outcome):
+    VERB: ClassVar[str] = "deploy"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"rolled_back_to"})
+    service: str
+    image: str | None
+    revision: int | None
+    replicas: Replicas
+    rolled_back_to: int | None = None  # an atomic deploy was undone to this revision
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackOutcome(Outcome):
+    VERB: ClassVar[str] = "rollback"
+    service: str
+    image: str | None
+    to_revision: int | None  # the revision whose image was put back
+    revision: int | None  # the service's revision now (a new number, or the same on a no-op)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One line of a service's history. `user`/`run_id`: who deployed it; None when made outside ajudaplay."""
+
+    revision: int
+    image: str | None
+    time: str | None
+    user: str | None
+    run_id: str | None
+    cause: str | None
+    current: bool
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    KEYS: ClassVar[tuple[str, ...]] = ("revision", "image", "time", "user", "run_id", "cause", "current")
+
+    def as_data(self) -> dict[str, Any]:
+        out = {key: getattr(self, key) for key in self.KEYS}
+        out.update({k: v for k, v in self.extra.items() if k not in out})
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevisionList(Outcome):
+    VERB: ClassVar[str] = "history"
+    service: str
+    revisions: list[Revision]
+    current: int | None  # the number of the revision that runs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleOutcome(Outcome):
+    VERB: ClassVar[str] = "scale"
+    service: str
+    replicas: Replicas
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartOutcome(Outcome):
+    VERB: ClassVar[str] = "restart"
+    service: str
+    image: str | None
+    revision: int | None
+    replicas: Replicas
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceStatus(Outcome):
+    VERB: ClassVar[str] = "status"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"containers", "pods"})
+    service: str
+    image: str | None
+    revision: int | None
+    healthy: bool
+    replicas: Replicas
+    restarts: int
+    containers: list[dict[str, Any]] | None = None  # Compose
+    pods: list[dict[str, Any]] | None = None  # Kubernetes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigOutcome(Outcome):
+    VERB: ClassVar[str] = "config"
+    service: str
+    files: list[str]  # the file names (ConfigMap keys) now installed
+    restarted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretOutcome(Outcome):
+    VERB: ClassVar[str] = "secret"
+    service: str
+    keys: list[str]  # names only: values never leave the target
+    restarted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateOutcome(Outcome):
+    VERB: ClassVar[str] = "certificate"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"path", "name"})
+    path: str | None = None  # Compose: the certificate file
+    name: str | None = None  # Kubernetes: the Certificate or TLS Secret
+    not_after: str | None = None
+    days_left: int | None = None
+    expired: bool | None = None
+    subject: str | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLines(Outcome):
+    VERB: ClassVar[str] = "logs"
+    service: str
+    lines: list[str]
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecOutcome(Outcome):
+    VERB: ClassVar[str] = "exec"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"pod", "container", "pods"})
+    rc: int | None  # None: skipped in check mode
+    stdout: str
+    stderr: str
+    stdout_lines: list[str]
+    stderr_lines: list[str]
+    cmd: str
+    pod: str | None = None  # Kubernetes
+    container: str | None = None  # Kubernetes
+    pods: list[dict[str, Any]] | None = None  # Kubernetes `pod: all`: one entry per pod
+
+
+def to_result(outcome: O) -> VerbResult[O]:
+    """The one place an outcome becomes the engine's Result: its flags, message, changes and registered data."""
+    return VerbResult(
+        changed=outcome.changed, failed=outcome.failed, skipped=outcome.skipped, msg=outcome.msg,
+        changes=list(outcome.changes), data=outcome.data, warnings=list(outcome.warnings),
+        revisions=list(outcome.moved), rolled_back=outcome.rolled_back, outcome=outcome,
+    )
+
+
+VERBS: tuple[type[Outcome], ...] = (
+    DeployOutcome, RollbackOutcome, RevisionList, ScaleOutcome, RestartOutcome, ServiceStatus,
+    ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, ExecOutcome,
+)
