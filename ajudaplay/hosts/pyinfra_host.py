@@ -1,8 +1,7 @@
 """HostConnection over pyinfra 3 used as a library: SSH (paramiko); `@local` is hosts/local.py.
 
-pyinfra builds and authenticates the SSH connection (its SSHConnector honours
-~/.ssh/config, keys, agents, known_hosts and StrictHostKeyChecking) inside a
-private State/Inventory per host, so no global context proxy is touched. Once
+pyinfra builds and authenticates the SSH connection (hosts/ssh_connect.py:
+a private State/Inventory per host, no global context proxy). Once
 connected we open one paramiko channel per command on that single persistent
 transport: pyinfra's `run_shell_command` returns only a success flag and
 decodes output line by line, while HostConnection needs the exit status,
@@ -11,21 +10,16 @@ long-lived `sh` on one channel (ajudaplay/hosts/shell_session.py: a third of
 the server's work per command); a command with stdin, or one arriving while
 the shell is busy, gets a channel of its own. A command that outlives its
 deadline or its step is stopped on the host by its marker (hosts/stopping.py).
+Files go over the same connection (hosts/ssh_files.py).
 
 Nothing here patches gevent: the CLI and tests/conftest.py do it once, first.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import posixpath
 import shlex
-import socket
-import stat
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +28,10 @@ from ajudaplay.hosts.address import HostAddress, parse_connection
 from ajudaplay.hosts.base import MARKER_VAR, CommandResult, HostConnection
 from ajudaplay.hosts.local import LocalHost
 from ajudaplay.hosts.shell_session import ShellGone, ShellSession
+from ajudaplay.hosts.ssh_channel import read_channel as _read_channel
+from ajudaplay.hosts.ssh_connect import open_ssh
+from ajudaplay.hosts.ssh_connect import wrap as _wrap
+from ajudaplay.hosts.ssh_files import SSHFiles
 from ajudaplay.hosts.stopping import decode as _decode
 from ajudaplay.hosts.stopping import (
     KILL_GRACE,
@@ -46,9 +44,10 @@ from ajudaplay.hosts.stopping import (
 )
 
 if TYPE_CHECKING:
-    from paramiko import SFTPClient, SSHClient
+    from paramiko import SSHClient
 
-STDERR_POLL = 0.05  # seconds of stdout silence after which buffered stderr is drained
+__all__ = ["LocalHost", "PyinfraSSHHost", "connect_host"]
+
 STOP_DEADLINE = 2 * KILL_GRACE + 3  # the remote stop script's own bound (TERM, KILL, slack)
 
 
@@ -80,63 +79,15 @@ class PyinfraSSHHost:
     def __init__(self, name: str, address: HostAddress) -> None:
         self.name = name
         self.address = address
-        self._sftp: SFTPClient | None = None
-        self._sftp_lock = threading.Lock()  # SFTP requests are serialised per connection
         self._has_timeout: bool | None = None
         self._closed = False
-        self._pyinfra_host: Any = None
-        self._client: SSHClient = self._connect()
+        self._client: SSHClient
+        self._pyinfra_host: Any
+        self._client, self._pyinfra_host = open_ssh(address)
         self._shell = ShellSession(self._open_channel, _wrap("exec sh", None))
+        self._files = SSHFiles(name, address.url, self._transport, self._open_channel)
 
     # connection ------------------------------------------------------------
-    def _connect(self) -> SSHClient:
-        """Build a private pyinfra State with one host and connect it (no global context)."""
-        import logging
-
-        from pyinfra.api.config import Config
-        from pyinfra.api.exceptions import PyinfraError
-        from pyinfra.api.state import State
-
-        _quiet_pyinfra_logger(logging.getLogger("pyinfra"))
-        addr = self.address
-        data: dict[str, Any] = {
-            "ssh_hostname": addr.hostname,
-            "ssh_port": addr.port,
-            "ssh_strict_host_key_checking": "yes" if addr.host_key_check else "no",
-        }
-        if addr.user:
-            data["ssh_user"] = addr.user
-        if addr.key:
-            data["ssh_key"] = addr.key
-        if not addr.host_key_check:
-            data["ssh_known_hosts_file"] = os.devnull  # opted out: no key is compared, none is written
-        elif addr.known_hosts:
-            data["ssh_known_hosts_file"] = addr.known_hosts
-        config = Config(CONNECT_TIMEOUT=max(1, int(addr.connect_timeout)), PARALLEL=1)  # type: ignore[no-untyped-call]
-        inventory = _ssh_inventory(addr.hostname, data)
-        state = State(inventory, config)
-        host = next(iter(inventory))
-        try:
-            host.connector.connect()
-        except PyinfraError as exc:
-            raise TargetUnreachable(f"{addr.url}: {_explain(exc, addr)}") from exc
-        except Exception as exc:  # paramiko raises a zoo of types through pyinfra
-            raise TargetUnreachable(f"{addr.url}: {_explain(exc, addr)}") from exc
-        host.connected = True
-        state.activate_host(host)
-        self._pyinfra_host = host
-        client: SSHClient | None = getattr(host.connector, "client", None)
-        if client is None:
-            raise TargetUnreachable(f"{addr.url}: pyinfra returned no SSH client")
-        transport = client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(30)  # idle connections survive NAT/firewall timeouts in long runs
-        if transport is not None and addr.tcp_nodelay:
-            sock = transport.sock
-            if isinstance(sock, socket.socket):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return client
-
     def _transport(self) -> Any:
         transport = self._client.get_transport()
         if self._closed or transport is None or not transport.is_active():
@@ -253,77 +204,13 @@ class PyinfraSSHHost:
         return self._has_timeout
 
     # files -----------------------------------------------------------------
-    def _sftp_client(self) -> SFTPClient:
-        # Our own SFTP session: pyinfra memoizes its one by the connector's repr (an address),
-        # which can hand a dead session to a new connector at a recycled address.
-        from paramiko import SFTPClient
-
-        if self._sftp is None:
-            client = SFTPClient.from_transport(self._transport())
-            if client is None:
-                raise TargetUnreachable(f"{self.address.url}: the SFTP subsystem is not available")
-            self._sftp = client
-        return self._sftp
-
     def read_file(self, path: str) -> bytes | None:
         """Remote file contents over SFTP, or None when it does not exist."""
-        buffer = io.BytesIO()
-        with self._sftp_lock:
-            try:
-                self._sftp_client().getfo(path, buffer)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
-        return buffer.getvalue()
+        return self._files.read_file(path)
 
     def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
-        """Atomic write: a temp file beside `path`, chmod, rename over it, in one remote command.
-
-        With a mode (and every secret is written with one) the temp file is
-        created under `umask 077`, so it is 0600 before its first byte lands,
-        as LocalHost does with os.open(..., 0o600); SFTP cannot set the mode at
-        creation. Without one, an existing file keeps its mode.
-        """
-        folder = posixpath.dirname(path) or "."
-        tmp = posixpath.join(folder, f".{posixpath.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
-        if mode is None:
-            mode = self._mode_of(path)
-        q = shlex.quote
-        create = f"set -C && cat > {q(tmp)}" if mode is None else f"umask 077 && set -C && cat > {q(tmp)} && chmod {mode:o} {q(tmp)}"
-        script = f"{{ {create} && mv -f {q(tmp)} {q(path)}; }} || {{ rc=$?; rm -f {q(tmp)}; exit $rc; }}"
-        rc, err = self._run_with_input(script, content)
-        if rc != 0:
-            detail = _decode(err).strip().splitlines()[-1:] or [f"exit status {rc}"]
-            raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
-
-    def _mode_of(self, path: str) -> int | None:
-        """The permission bits of an existing remote file, None when it does not exist."""
-        with self._sftp_lock:
-            try:
-                return stat.S_IMODE(self._sftp_client().stat(path).st_mode or 0o644)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise TargetError(f"{self.name}: cannot read the mode of {path}: {exc.strerror or exc}") from exc
-
-    def _run_with_input(self, script: str, data: bytes) -> tuple[int, bytes]:
-        """Run `script` on a channel of its own with `data` (bytes, not text) as its stdin: (rc, stderr)."""
-        try:
-            channel = self._open_channel()
-            channel.exec_command(_wrap(script, None))
-            channel.sendall(data)
-            channel.shutdown_write()
-        except TargetUnreachable:
-            raise
-        except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
-            raise TargetUnreachable(f"{self.address.url}: {exc or type(exc).__name__}") from exc
-        _out, err, _finished = _read_channel(channel, None)
-        rc = channel.recv_exit_status()
-        channel.close()
-        if rc == -1:  # the channel closed without an exit status: the connection dropped
-            raise TargetUnreachable(f"{self.address.url}: connection lost while writing a file")
-        return rc, err
+        """Atomic write (a temp file renamed over `path`); see SSHFiles.write_file."""
+        self._files.write_file(path, content, mode)
 
     def close(self) -> None:
         """Close the SFTP session and the SSH transport; safe to call twice."""
@@ -331,117 +218,10 @@ class PyinfraSSHHost:
             return
         self._closed = True
         self._shell.close()
-        if self._sftp is not None:
-            try:
-                self._sftp.close()
-            except Exception:  # closing a broken session must not mask the real error
-                pass
+        self._files.close()
         try:
             self._client.close()
         except Exception:
             pass
         if self._pyinfra_host is not None:
             self._pyinfra_host.connected = False
-
-
-def _wrap(command: str, env: dict[str, str] | None) -> str:
-    """pyinfra's `sh -c '...'` wrapping, with the environment exported inside it."""
-    from pyinfra.api.command import StringCommand
-    from pyinfra.connectors.util import make_unix_command
-
-    wrapped: str = make_unix_command(StringCommand(command), _env=env or None).get_raw_value()
-    return wrapped
-
-
-def _ssh_inventory(hostname: str, data: dict[str, Any]) -> Any:
-    """A pyinfra Inventory holding one SSH host.
-
-    pyinfra's Inventory looks its connectors up through importlib entry points
-    (a scan of site-packages, ~20 ms of CPU) every time it is built; with one
-    Inventory per target that dominated a 30-host run. The host here is always
-    SSH, so the subclass names the connector class directly.
-    """
-    from pyinfra.api.host import Host
-    from pyinfra.api.inventory import Inventory
-    from pyinfra.connectors.ssh import SSHConnector
-
-    class OneSSHHostInventory(Inventory):
-        def make_hosts_and_groups(self, names: Any, groups: Any) -> None:
-            (name, host_data), = names
-            self.host_data[name] = dict(host_data)
-            self.hosts = {name: Host(name, inventory=self, groups=[], connector_cls=SSHConnector)}
-
-    return OneSSHHostInventory(([(hostname, data)], {}))  # type: ignore[no-untyped-call]
-
-
-def _read_channel(
-    channel: Any, deadline_after: float | None, cancel: threading.Event | None = None,
-) -> tuple[bytes, bytes, bool]:
-    """Drain stdout and stderr without a helper thread; False when the deadline passed or `cancel` was set.
-
-    Blocks on stdout and, whenever stdout is quiet for STDERR_POLL seconds,
-    empties stderr, so a command writing megabytes to stderr cannot stall on
-    the shared SSH window. A thread per command cost more than the command.
-    """
-    out = bytearray()
-    err = bytearray()
-    deadline = None if deadline_after is None else time.monotonic() + deadline_after
-    channel.settimeout(STDERR_POLL)
-    stdout_open = True
-    while True:
-        if stdout_open:
-            try:
-                chunk = channel.recv(65536)
-                if chunk:
-                    out.extend(chunk)
-                else:
-                    stdout_open = False
-            except socket.timeout:
-                pass
-        while channel.recv_stderr_ready():
-            err.extend(channel.recv_stderr(65536))
-        if not stdout_open:
-            try:
-                chunk = channel.recv_stderr(65536)
-            except socket.timeout:
-                chunk = None
-            if chunk == b"":
-                return bytes(out), bytes(err), True
-            if chunk:
-                err.extend(chunk)
-        if (deadline is not None and time.monotonic() > deadline) or (cancel is not None and cancel.is_set()):
-            return bytes(out), bytes(err), False
-
-
-def _explain(exc: BaseException, addr: HostAddress) -> str:
-    """A one-line reason for a failed connect, from the innermost cause pyinfra/paramiko gave."""
-    inner: BaseException = exc
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        nxt = inner.__cause__ or inner.__context__
-        assert nxt is not None
-        inner = nxt
-    text = str(inner) or type(inner).__name__
-    causes = list(getattr(inner, "errors", {}).values()) or [inner]  # paramiko NoValidConnectionsError
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-        return "connection refused"
-    if isinstance(inner, socket.timeout) or isinstance(inner, TimeoutError):
-        return f"connection timed out after {addr.connect_timeout:g}s"
-    if "No host key for" in text or "StrictPolicy" in text:
-        where = addr.known_hosts or "~/.ssh/known_hosts"
-        return (
-            f"host key is not in {where}; add it (ssh-keyscan -p {addr.port} {addr.hostname} >> {where}) "
-            "or set `host_key_check: false` for this target"
-        )
-    if "does not match" in str(exc):
-        return f"host key does not match the one in {addr.known_hosts or '~/.ssh/known_hosts'} (possible man-in-the-middle)"
-    if "Authentication" in str(exc):
-        return f"authentication failed ({exc})"
-    return str(exc) or text
-
-
-def _quiet_pyinfra_logger(logger: Any) -> None:
-    """pyinfra logs through `logging`; without a handler Python prints its warnings to stderr."""
-    import logging
-
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())

@@ -1,0 +1,117 @@
+"""File transfer on an SSH connection: reads over SFTP, atomic writes through one remote command.
+
+Split from hosts/pyinfra_host.py, which owns the connection and the commands:
+this side only needs the transport (for SFTP) and fresh channels (for a
+write's `cat > tmp && mv`), both handed in, so it shares the host's one
+connection. The channel reader lives in hosts/ssh_channel.py.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import shlex
+import stat
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, Callable
+
+from ajudaplay.errors import TargetError, TargetUnreachable
+from ajudaplay.hosts.ssh_channel import read_channel
+from ajudaplay.hosts.ssh_connect import wrap
+from ajudaplay.hosts.stopping import decode as _decode
+
+if TYPE_CHECKING:
+    from paramiko import SFTPClient
+
+
+class SSHFiles:
+    """read_file/write_file of one PyinfraSSHHost, on its connection."""
+
+    def __init__(self, name: str, url: str, transport: Callable[[], Any], open_channel: Callable[[], Any]) -> None:
+        self.name = name
+        self.url = url
+        self._transport = transport  # raises TargetUnreachable once the connection is closed
+        self._open_channel = open_channel
+        self._sftp: SFTPClient | None = None
+        self._sftp_lock = threading.Lock()  # SFTP requests are serialised per connection
+
+    def _sftp_client(self) -> SFTPClient:
+        # Our own SFTP session: pyinfra memoizes its one by the connector's repr (an address),
+        # which can hand a dead session to a new connector at a recycled address.
+        from paramiko import SFTPClient
+
+        if self._sftp is None:
+            client = SFTPClient.from_transport(self._transport())
+            if client is None:
+                raise TargetUnreachable(f"{self.url}: the SFTP subsystem is not available")
+            self._sftp = client
+        return self._sftp
+
+    def read_file(self, path: str) -> bytes | None:
+        """Remote file contents over SFTP, or None when it does not exist."""
+        buffer = io.BytesIO()
+        with self._sftp_lock:
+            try:
+                self._sftp_client().getfo(path, buffer)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        return buffer.getvalue()
+
+    def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
+        """Atomic write: a temp file beside `path`, chmod, rename over it, in one remote command.
+
+        With a mode (and every secret is written with one) the temp file is
+        created under `umask 077`, so it is 0600 before its first byte lands,
+        as LocalHost does with os.open(..., 0o600); SFTP cannot set the mode at
+        creation. Without one, an existing file keeps its mode.
+        """
+        folder = posixpath.dirname(path) or "."
+        tmp = posixpath.join(folder, f".{posixpath.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        if mode is None:
+            mode = self._mode_of(path)
+        q = shlex.quote
+        create = f"set -C && cat > {q(tmp)}" if mode is None else f"umask 077 && set -C && cat > {q(tmp)} && chmod {mode:o} {q(tmp)}"
+        script = f"{{ {create} && mv -f {q(tmp)} {q(path)}; }} || {{ rc=$?; rm -f {q(tmp)}; exit $rc; }}"
+        rc, err = self._run_with_input(script, content)
+        if rc != 0:
+            detail = _decode(err).strip().splitlines()[-1:] or [f"exit status {rc}"]
+            raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
+
+    def _mode_of(self, path: str) -> int | None:
+        """The permission bits of an existing remote file, None when it does not exist."""
+        with self._sftp_lock:
+            try:
+                return stat.S_IMODE(self._sftp_client().stat(path).st_mode or 0o644)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise TargetError(f"{self.name}: cannot read the mode of {path}: {exc.strerror or exc}") from exc
+
+    def _run_with_input(self, script: str, data: bytes) -> tuple[int, bytes]:
+        """Run `script` on a channel of its own with `data` (bytes, not text) as its stdin: (rc, stderr)."""
+        try:
+            channel = self._open_channel()
+            channel.exec_command(wrap(script, None))
+            channel.sendall(data)
+            channel.shutdown_write()
+        except TargetUnreachable:
+            raise
+        except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
+            raise TargetUnreachable(f"{self.url}: {exc or type(exc).__name__}") from exc
+        _out, err, _finished = read_channel(channel, None)
+        rc = channel.recv_exit_status()
+        channel.close()
+        if rc == -1:  # the channel closed without an exit status: the connection dropped
+            raise TargetUnreachable(f"{self.url}: connection lost while writing a file")
+        return rc, err
+
+    def close(self) -> None:
+        """Close the SFTP session, if one was opened; a broken one must not mask the real error."""
+        if self._sftp is not None:
+            try:
+                self._sftp.close()
+            except Exception:
+                pass
