@@ -110,9 +110,9 @@ def _lock_batch(rc: RunContext, play: Play, batch: list[TargetState]) -> None:
             status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             ts.failed, ts.error = True, error
             ts.counters.failed += 1
-        result = Result(failed=bool(error), msg=error or f"locked for run {rc.run_id}")
         rc.bus.emit(
-            TaskResult(rc.run_id, play.name, LOCK_TASK, ts.name, status, result,  # type: ignore[arg-type]
+            TaskResult(rc.run_id, play.name, LOCK_TASK, ts.name, status,  # type: ignore[arg-type]
+                       Result(failed=bool(error), msg=error or f"locked for run {rc.run_id}"),
                        time.monotonic() - t0, started, error=error)
         )
 
