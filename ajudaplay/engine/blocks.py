@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Sequence
 from ajudaplay.engine.events import TaskResult, TaskStarted
 from ajudaplay.engine.fanout import fan_out
 from ajudaplay.engine.plan_walk import Node
-from ajudaplay.engine.plan_walk import Scope as WalkScope
-from ajudaplay.engine.step import Scope, run_step
+from ajudaplay.engine.plan_walk import Scope
+from ajudaplay.engine.step import run_step
 from ajudaplay.engine.variables import is_template_value, step_vars
 from ajudaplay.errors import AjudaplayError, Interrupted
 from ajudaplay.targets.base import Result
@@ -81,7 +81,7 @@ def _run_always(rc: RunContext, play: Play, block: Node, entered: list[TargetSta
 
 def run_task_on(rc: RunContext, play: Play, node: Node, targets: Sequence[TargetState]) -> None:
     """Emit TaskStarted, run the task on every target in parallel (bounded), wait for all."""
-    scope = _step_scope(node.scope)
+    scope = node.scope
     handler = node.handler
     task = dataclasses.replace(node.task, name=_display_name(rc, play, node.task, targets, scope))
     rc.bus.emit(
@@ -106,11 +106,6 @@ def run_task_on(rc: RunContext, play: Play, node: Node, targets: Sequence[Target
         for ts in targets:
             ts.stopped = True
         raise Interrupted("interrupted while steps were running")
-
-
-def _step_scope(scope: WalkScope) -> Scope:
-    """The walker's scope as engine/step.py types it (the same three fields; see the report of issue #14)."""
-    return Scope(scope.when, scope.vars, scope.tags)
 
 
 def _display_name(rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope) -> str:

@@ -90,7 +90,6 @@ class RunContext:
     interrupted: threading.Event = field(default_factory=threading.Event)
     abort: threading.Event = field(default_factory=threading.Event)  # second Ctrl-C
     play_aborted: bool = False
-    start_pending: str | None = None  # --start-at-step not reached yet
     inflight: InFlight = field(default_factory=InFlight)  # actions still running, per target
     _cancels: dict[threading.Event, str] = field(default_factory=dict)  # event -> its target's name
     _cancelled_targets: set[str] = field(default_factory=set)

@@ -24,26 +24,11 @@ from ajudaplay.targets.base import Result, StepContext
 from ajudaplay.templating import as_data
 
 if TYPE_CHECKING:
+    from ajudaplay.engine.plan_walk import Scope
     from ajudaplay.engine.state import RunContext, TargetState
     from ajudaplay.playbook.model import Play, Task
 
 DEFAULT_UNTIL_RETRIES = 3  # like Ansible, `until` without `retries`
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What enclosing blocks add to a task: conditions, variables and tags."""
-
-    when: tuple[tuple[str, Mark], ...] = ()
-    vars: tuple[tuple[Mapping[str, Any], Mark | None], ...] = ()
-    tags: frozenset[str] = frozenset()
-
-    def enter(self, block: Task) -> Scope:
-        return Scope(
-            when=self.when + tuple((w, block.mark) for w in block.when),
-            vars=self.vars + ((block.vars, block.mark),) if block.vars else self.vars,
-            tags=self.tags | frozenset(block.tags),
-        )
 
 
 @dataclass
