@@ -195,7 +195,7 @@ def test_deploy_does_not_count_exited_containers_as_replicas(project: Project) -
     done = project.run("deploy.yml", "-e", f"image={V2}")
     assert done.rc == 0, done.text
     [result] = done.results("Deploy the service")
-    assert result["data"]["replicas"] == 1
+    assert result["data"]["replicas"] == {"desired": 1, "current": 1, "ready": 1, "available": 1}  # one shape on both modes
     assert [c["Config"]["Image"] for c in project.containers("api")] == [V2] and project.healthy("api")
 
 

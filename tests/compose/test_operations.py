@@ -222,3 +222,50 @@ def test_held_lock_names_holder_and_unlock_clears_it(request: pytest.FixtureRequ
     assert unlocked.returncode == 0 and "alice@ops-laptop" in unlocked.stdout + unlocked.stderr
     assert not lock.exists()
     assert project.run("deploy.yml", "-e", f"image={V2}").rc == 0
+
+
+VERB_SHAPES = """
+- name: Shapes
+  hosts: box
+  tasks:
+    - name: restart
+      restart: {service: api}
+    - name: scale
+      scale: {service: api, replicas: 2}
+    - name: exec
+      exec: {service: api, command: "echo out; echo err >&2"}
+"""
+
+
+def test_restart_scale_and_exec_register_the_documented_keys(project: Project, tmp_path: Path) -> None:
+    """restart registered nothing and scale an int `replicas` on Compose; now both the shared shape."""
+    from ajudaplay.outcomes import ExecOutcome, RestartOutcome, ScaleOutcome
+
+    playbook = tmp_path / "shapes.yml"
+    playbook.write_text(VERB_SHAPES)
+    run = project.run(str(playbook))
+    assert run.rc == 0, run.text
+    data = {e["task"]: e["data"] for e in run.results()}
+    for task, cls in (("restart", RestartOutcome), ("scale", ScaleOutcome), ("exec", ExecOutcome)):
+        wanted = [k for k in cls.registered_keys() if k not in cls.OPTIONAL]
+        assert [k for k in wanted if k in data[task]] == wanted, (task, data[task])
+    assert data["restart"]["replicas"] == {"desired": 1, "current": 1, "ready": 1, "available": 1}
+    assert isinstance(data["restart"]["revision"], (int, type(None))) and data["restart"]["service"] == "api"
+    assert data["scale"]["replicas"] == {"desired": 2, "current": 2, "ready": 2, "available": 2}
+    assert data["exec"]["stdout_lines"] == ["out"] and data["exec"]["stderr_lines"] == ["err"]
+    assert data["exec"]["rc"] == 0
+
+
+def test_deploy_registers_the_image_that_runs_after_an_atomic_undo_and_in_check_mode(project: Project) -> None:
+    """As on Kubernetes: `image` is what the service runs after the step, `revision` its number then."""
+    bad = "ajudaplay-test/api:unhealthy"
+    undone = project.run("deploy.yml", "-e", f"image={bad}")  # atomic by default
+    assert undone.rc == 2, undone.text
+    [result] = undone.results("Deploy the service")
+    assert result["rolled_back"] is True
+    assert (result["data"]["image"], result["data"]["revision"], result["data"]["rolled_back_to"]) == (V1, 1, 1)
+
+    check = project.run("deploy.yml", "-e", f"image={V2}", "--check")
+    [would] = check.results("Deploy the service")
+    assert would["changed"] is True and would["data"]["image"] == V2 and would["data"]["revision"] == 1
+    assert would["data"]["replicas"] == {"desired": 1, "current": 1, "ready": 1, "available": 1}

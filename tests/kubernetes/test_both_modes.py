@@ -59,3 +59,63 @@ def _recap(events: list[dict[str, Any]]) -> dict[str, int]:
     """target -> changed count from the run_end event (the recap's data)."""
     [finished] = [e for e in events if e.get("event") == "run_end"]
     return {name: stats["changed"] for name, stats in finished["stats"].items()}
+
+
+SHAPES = """
+- name: Shapes
+  hosts: api
+  tasks:
+    - name: deploy
+      deploy: {service: api, image: "%s"}
+    - name: history
+      history: {service: api}
+    - name: status
+      status: {service: api}
+"""
+
+
+def _shape(value: Any) -> Any:
+    """A registered value's shape: types, and the keys of mappings (lists by their first entry)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_shape(value[-1])] if value else []
+    return type(value).__name__
+
+
+def test_deploy_history_and_status_register_the_same_keys_and_types_on_both_modes(
+    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None, node_cluster: NodeCluster
+) -> None:
+    from ajudaplay.outcomes import DeployOutcome, Revision, RevisionList, ServiceStatus
+
+    project = make_project(request, tmp_path, "local")
+    node_cluster.deployment("api", V1)
+    inv: dict[str, Any] = json.loads(project.inventory.read_text())
+    inv["targets"]["cluster"] = {
+        "kubernetes": {"kubeconfig": str(node_cluster.kubeconfig), "namespace": node_cluster.namespace},
+        "services": {"api": {"deployment": "api", "container": "api"}},
+    }
+    inv["groups"]["api"] = ["box", "cluster"]
+    project.inventory.write_text(json.dumps(inv))
+    playbook = tmp_path / "shapes.yml"
+    playbook.write_text(SHAPES % V2)
+
+    run = project.run(str(playbook))
+    assert run.rc == 0, run.text
+    [start] = [e for e in run.events if e.get("event") == "run_start"]
+    data = {(e["task"], e["target"]): e["data"] for e in run.results()}
+    for task, cls, skip in (("deploy", DeployOutcome, {"rolled_back_to"}),
+                            ("history", RevisionList, set()), ("status", ServiceStatus, {"containers", "pods"})):
+        box, cluster = data[(task, "box")], data[(task, "cluster")]
+        keys = [k for k in cls.registered_keys() if k not in skip]
+        assert {k: _shape(box[k]) for k in keys if k != "revisions"} == \
+               {k: _shape(cluster[k]) for k in keys if k != "revisions"}, task
+    for target in ("box", "cluster"):  # rolled out: every replica there, ready and available
+        counts = data[("deploy", target)]["replicas"]
+        assert set(counts) == {"desired", "current", "ready", "available"} and len(set(counts.values())) == 1, counts
+    for target in ("box", "cluster"):
+        newest = data[("history", target)]["revisions"][-1]
+        assert {k: newest[k] for k in Revision.KEYS if k in ("image", "user", "run_id", "current")} == \
+            {"image": V2, "user": start["user"], "run_id": start["run_id"], "current": True}, target
+        assert isinstance(newest["revision"], int) and newest["revision"] == data[("history", target)]["current"]
+    assert "containers" in data[("status", "box")] and "pods" in data[("status", "cluster")]
