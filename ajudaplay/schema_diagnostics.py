@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ajudaplay.errors import Diagnostic
 from ajudaplay.kinds import USER_KINDS
@@ -22,7 +22,12 @@ from ajudaplay.yamlmarks import Document, JsonPath, format_path
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
-    from jsonschema.protocols import Validator
+
+
+class ErrorSource(Protocol):
+    """What reports the schema errors: ajudaplay.schemas.SchemaValidator, or jsonschema's own validator."""
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]: ...
 
 TASK_LISTS = ("tasks", "handlers", "block", "rescue", "always")
 
@@ -79,7 +84,7 @@ def expected_types(types: Any) -> str:
     return " or ".join(words)
 
 
-def schema_diagnostics(doc: Document, validator: Validator, vocab: Vocabulary) -> list[Diagnostic]:
+def schema_diagnostics(doc: Document, validator: ErrorSource, vocab: Vocabulary) -> list[Diagnostic]:
     """Every schema error in `doc`, explained, positioned and deduplicated, in file order."""
     explainer = _Explainer(doc, vocab)
     found: list[Diagnostic] = []

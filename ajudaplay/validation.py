@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from ajudaplay.errors import Diagnostic, InvalidInput, Mark
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
-
     from ajudaplay.actions.base import Registry
     from ajudaplay.inventory.model import Inventory
     from ajudaplay.playbook.model import Playbook
+    from ajudaplay.schemas import SchemaValidator
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -68,7 +67,7 @@ def check_files(paths: list[Path], registry: Registry, inventory: Path | None = 
             checked.diagnostics.extend(exc.diagnostics)
     files, problems = collect_files(paths)
     checked.diagnostics.extend(problems)
-    validators: dict[str, Validator] = {}  # the playbook schema is composed once for all files
+    validators: dict[str, SchemaValidator] = {}  # the playbook schema is composed once for all files
     for file in files:
         if inventory is not None and file.resolve() == inventory.resolve():
             continue  # already checked above
@@ -87,7 +86,7 @@ def check_files(paths: list[Path], registry: Registry, inventory: Path | None = 
 
 
 def check_file(
-    file: Path, registry: Registry, validators: dict[str, Validator] | None = None,
+    file: Path, registry: Registry, validators: dict[str, SchemaValidator] | None = None,
 ) -> tuple[list[Diagnostic], Playbook | None]:
     """Problems of one file, detecting whether it is a playbook or an inventory; a valid playbook's model."""
     from ajudaplay.inventory.loader import check_inventory_document

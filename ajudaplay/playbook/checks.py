@@ -8,6 +8,7 @@ the recap and the journal identify a step by its name.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import Diagnostic, Mark
@@ -140,16 +141,11 @@ class _TemplateChecker:
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self._env: jinja2.Environment | None = None
         self._seen: dict[tuple[str, str], tuple[int, str, str]] = {}  # same text parses the same way
 
     @property
     def env(self) -> jinja2.Environment:
-        if self._env is None:
-            from jinja2.sandbox import SandboxedEnvironment
-
-            self._env = SandboxedEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
-        return self._env
+        return _parse_env()
 
     def check(self, path: JsonPath, text: str) -> list[Diagnostic]:
         templated = any(m in text for m in TEMPLATE_MARKERS)
@@ -199,6 +195,14 @@ class _TemplateChecker:
         current = parser.stream.current
         if not current.test(TOKEN_EOF):
             raise TemplateSyntaxError(f"unexpected {current.value!r} after the expression", current.lineno)
+
+
+@functools.lru_cache(maxsize=1)
+def _parse_env() -> jinja2.Environment:
+    """One environment for parsing, shared by every document (parsing keeps no state in it)."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
 
 
 def _is_expression(path: JsonPath) -> bool:

@@ -18,9 +18,8 @@ from ajudaplay.schema_diagnostics import Vocabulary, schema_diagnostics
 from ajudaplay.yamlmarks import Document, JsonPath, load_yaml_file
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
-
     from ajudaplay.actions.base import Registry
+    from ajudaplay.schemas import SchemaValidator
 
 DEFAULT_NAME_LIMIT = 60
 
@@ -34,12 +33,12 @@ def load_playbook(path: Path, registry: Registry) -> Playbook:
     return build_playbook(doc, path, registry)
 
 
-def playbook_validator(registry: Registry) -> Validator:
+def playbook_validator(registry: Registry) -> SchemaValidator:
     """The compiled playbook validator for this registry (compose once, reuse for many files)."""
     return compiled_validator(playbook_schema(registry))
 
 
-def check_playbook_document(doc: Document, registry: Registry, validator: Validator | None = None) -> list[Diagnostic]:
+def check_playbook_document(doc: Document, registry: Registry, validator: SchemaValidator | None = None) -> list[Diagnostic]:
     """Schema and semantic diagnostics of an already loaded playbook document."""
     actions = set(registry.names())
     _fill_empty_args(doc, actions)

@@ -2,7 +2,7 @@
 
 Core layer, used by playbook/ (which composes the action schemas in) and by
 inventory/ (whose kinds come from ajudaplay/kinds.py). jsonschema is imported
-only when a validator is compiled, never at import.
+only to explain an invalid document (schemas/quick.py answers valid ones).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ajudaplay.kinds import KIND_NAMES, KINDS, USER_KINDS
+from ajudaplay.schemas.quick import Check, compile_quick
 
 if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
 
@@ -36,20 +38,54 @@ def inventory_schema() -> dict[str, Any]:
     return schema
 
 
-def compiled_validator(schema: dict[str, Any]) -> Validator:
-    """A Draft 2020-12 validator for `schema`, compiled once per process per distinct schema."""
+def compiled_validator(schema: dict[str, Any]) -> SchemaValidator:
+    """The validator for `schema` (Draft 2020-12), made once per process per distinct schema."""
     return _compile(json.dumps(schema, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=8)
-def _compile(schema_text: str) -> Validator:
-    from jsonschema import Draft202012Validator
-    from jsonschema.validators import extend
+def _compile(schema_text: str) -> SchemaValidator:
+    return SchemaValidator(schema_text)
 
-    schema = json.loads(schema_text)  # no check_schema here: ~0.3 s; tests check every shipped schema
-    cls = extend(Draft202012Validator, {"oneOf": _one_of_keyword(Draft202012Validator.VALIDATORS["oneOf"])})
-    validator: Validator = cls(schema)
-    return validator
+
+class SchemaValidator:
+    """One schema's validator: a quick pure-Python pass answers valid documents, jsonschema explains the rest.
+
+    A valid document never imports jsonschema (the largest part of `validate`'s
+    start-up); an invalid one gets jsonschema's own errors, as before.
+    """
+
+    def __init__(self, schema_text: str) -> None:
+        self.schema: dict[str, Any] = json.loads(schema_text)
+        self._text = schema_text
+        self._quick: Check | None = None
+        self._quick_made = False
+        self._full: Validator | None = None
+
+    def _valid_quickly(self, instance: Any) -> bool:
+        if not self._quick_made:
+            self._quick, self._quick_made = compile_quick(self.schema), True
+        return self._quick is not None and self._quick(instance)
+
+    def full(self) -> Validator:
+        """jsonschema's Draft 2020-12 validator for this schema (imports jsonschema on first use)."""
+        if self._full is None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.validators import extend
+
+            cls = extend(Draft202012Validator, {"oneOf": _one_of_keyword(Draft202012Validator.VALIDATORS["oneOf"])})
+            self._full = cls(json.loads(self._text))  # no check_schema: ~0.3 s; tests check every shipped schema
+        return self._full
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        """Every schema error in `instance`, as jsonschema reports them (none without importing it)."""
+        if self._valid_quickly(instance):
+            return iter(())
+        errors: Iterator[ValidationError] = self.full().iter_errors(instance)
+        return errors
+
+    def is_valid(self, instance: Any) -> bool:
+        return self._valid_quickly(instance) or self.full().is_valid(instance)
 
 
 def _one_of_keyword(one_of: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
