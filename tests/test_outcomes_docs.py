@@ -86,3 +86,12 @@ def test_registered_data_is_plain_and_omits_only_optional_keys() -> None:
     assert (result.changed, result.failed, result.msg, result.outcome) == (True, True, "m", undone.but(
         changed=True, failed=True, msg="m"))
     assert result.data == undone.data
+
+
+def test_every_service_action_has_an_outcome_type() -> None:
+    from ajudaplay.actions.base import Registry
+    from ajudaplay.actions.service import register
+
+    registry = Registry()
+    register(registry)
+    assert sorted(registry.names()) == sorted(cls.VERB for cls in outcomes.VERBS)

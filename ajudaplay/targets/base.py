@@ -234,7 +234,7 @@ class Target:
 
     # fallbacks: NotApplicable, never a silent no-op ------------------------------------------
     def host(self) -> HostConnection:
-        raise self._lacks(HostShell, "host actions")
+        raise self._lacks(HostShell, "a host action (command, shell, copy, template, wait_for)")
 
     def acquire_lock(self, holder: LockHolder, ttl: float, wait: float) -> None:
         raise self._lacks(Lockable, "locking")
