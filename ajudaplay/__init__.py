@@ -14,6 +14,9 @@ else is internal and may change. They are imported on first use (module
     registry = default_registry()
     runner = Runner(load_playbook(path, registry), load_inventory(inv), registry, RunOptions(check=True))
     summary = runner.run()          # RunSummary: run_id, exit_code, outcome, message
+
+Listeners passed to Runner receive the events (RunStarted ... RunFinished);
+a service step's Result carries its typed outcome (DeployOutcome, ServiceStatus, ...).
 """
 
 from __future__ import annotations
@@ -41,7 +44,24 @@ _EXPORTS: dict[str, str] = {
     "RunOptions": "ajudaplay.engine.options",
     "ExitCode": "ajudaplay.exitcodes",
     "main": "ajudaplay.cli",
-    "Result": "ajudaplay.targets.base",
+    # what a step answers: the Result, and the typed outcome of each service verb
+    "Result": "ajudaplay.outcomes",
+    "Change": "ajudaplay.outcomes",
+    "RevisionChange": "ajudaplay.outcomes",
+    "Outcome": "ajudaplay.outcomes",
+    "Replicas": "ajudaplay.outcomes",
+    "Revision": "ajudaplay.outcomes",
+    "DeployOutcome": "ajudaplay.outcomes",
+    "RollbackOutcome": "ajudaplay.outcomes",
+    "RevisionList": "ajudaplay.outcomes",
+    "ScaleOutcome": "ajudaplay.outcomes",
+    "RestartOutcome": "ajudaplay.outcomes",
+    "ServiceStatus": "ajudaplay.outcomes",
+    "ConfigOutcome": "ajudaplay.outcomes",
+    "SecretOutcome": "ajudaplay.outcomes",
+    "CertificateOutcome": "ajudaplay.outcomes",
+    "LogLines": "ajudaplay.outcomes",
+    "ExecOutcome": "ajudaplay.outcomes",
     # listening to a run
     "Listener": "ajudaplay.engine.events",
     "RunStarted": "ajudaplay.engine.events",
@@ -107,9 +127,27 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from ajudaplay.exitcodes import ExitCode
     from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
     from ajudaplay.inventory.model import Inventory
+    from ajudaplay.outcomes import (
+        CertificateOutcome,
+        Change,
+        ConfigOutcome,
+        DeployOutcome,
+        ExecOutcome,
+        LogLines,
+        Outcome,
+        Replicas,
+        RestartOutcome,
+        Result,
+        Revision,
+        RevisionChange,
+        RevisionList,
+        RollbackOutcome,
+        ScaleOutcome,
+        SecretOutcome,
+        ServiceStatus,
+    )
     from ajudaplay.playbook.loader import load_playbook
     from ajudaplay.playbook.model import Playbook
-    from ajudaplay.targets.base import Result
 
 
 def __getattr__(name: str) -> Any:

@@ -18,12 +18,14 @@ import ajudaplay
 ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC = [
-    "AjudaplayError", "Diagnostic", "ExitCode", "InputProblem", "Interrupted", "InvalidInput", "Inventory",
-    "JournalError", "Listener", "LockHeld", "LockInfo", "LockLost", "Mark", "Message", "NotApplicable",
-    "PlayStarted", "Playbook", "Registry", "Result", "RunFinished", "RunOptions", "RunStarted", "RunSummary",
-    "Runner", "TargetError", "TargetStats", "TargetUnreachable", "TaskResult", "TaskStarted", "TemplateError",
-    "UnknownService", "Validation", "__version__", "default_registry", "load_inventory", "load_playbook",
-    "main", "resolve_inventory_arg", "validate",
+    "AjudaplayError", "CertificateOutcome", "Change", "ConfigOutcome", "DeployOutcome", "Diagnostic", "ExecOutcome",
+    "ExitCode", "InputProblem", "Interrupted", "InvalidInput", "Inventory", "JournalError", "Listener", "LockHeld",
+    "LockInfo", "LockLost", "LogLines", "Mark", "Message", "NotApplicable", "Outcome", "PlayStarted", "Playbook",
+    "Registry", "Replicas", "RestartOutcome", "Result", "Revision", "RevisionChange", "RevisionList",
+    "RollbackOutcome", "RunFinished", "RunOptions", "RunStarted", "RunSummary", "Runner", "ScaleOutcome",
+    "SecretOutcome", "ServiceStatus", "TargetError", "TargetStats", "TargetUnreachable", "TaskResult",
+    "TaskStarted", "TemplateError", "UnknownService", "Validation", "__version__", "default_registry",
+    "load_inventory", "load_playbook", "main", "resolve_inventory_arg", "validate",
 ]
 
 
@@ -60,3 +62,13 @@ def test_the_package_is_typed() -> None:
     assert (ROOT / "ajudaplay" / "py.typed").is_file()
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in data["tool"]["setuptools"]["package-data"]["ajudaplay"]
+
+
+def test_type_checkers_see_the_same_names_from_the_same_modules() -> None:
+    """The `if TYPE_CHECKING:` imports (what mypy and editors read) match the lazy table."""
+    import ast
+
+    tree = ast.parse((ROOT / "ajudaplay" / "__init__.py").read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    seen = {alias.name: node.module for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert seen == ajudaplay._EXPORTS
