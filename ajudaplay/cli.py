@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
     from ajudaplay.inventory.model import Inventory
 
-CONTROLLER_KINDS = ("host", "compose")  # kinds whose `host: "@local"` is the controller itself
 RegistryFactory = Callable[[], "Registry"]
 
 
@@ -178,9 +177,10 @@ def needs_gevent(inventory: Inventory) -> bool:
     engine's plain threads do, and the run skips the patch.
     """
     from ajudaplay.hosts.address import is_local
+    from ajudaplay.kinds import CONTROLLER_KINDS, IN_PROCESS_KINDS
 
     for spec in inventory.targets.values():
-        if spec.kind == "fake" or (spec.kind in CONTROLLER_KINDS and is_local(spec.connection)):
+        if spec.kind in IN_PROCESS_KINDS or (spec.kind in CONTROLLER_KINDS and is_local(spec.connection)):
             continue
         return True
     return False
@@ -371,7 +371,8 @@ def cmd_validate(args: argparse.Namespace, registry_factory: RegistryFactory) ->
 
 
 def cmd_schema(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
-    from ajudaplay.playbook.schema import inventory_schema, playbook_schema
+    from ajudaplay.playbook.schema import playbook_schema
+    from ajudaplay.schemas import inventory_schema
 
     schema = playbook_schema(registry_factory()) if args.kind == "playbook" else inventory_schema()
     json.dump(schema, sys.stdout, indent=2, sort_keys=False)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ajudaplay.engine.plan_walk import Node, assigned_names, leaves
 from ajudaplay.engine.variables import is_template_value, render_layer
 from ajudaplay.errors import Diagnostic, Mark, TemplateError
+from ajudaplay.kinds import SERVICELESS_KINDS
 from ajudaplay.redaction import Redactor
 from ajudaplay.templating import is_template
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 RUN_TIME_NAMES = frozenset({"result", "item", "ansible_loop", "run_id"})  # never known before the run
 MAX_LOOP_ITEMS = 200  # a static loop is checked item by item, up to this many
-SERVICELESS_KINDS = ("host",)  # service actions are NotApplicable there, decided at run time
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
 _TRUE, _FALSE = ("yes", "y", "true", "on", "1"), ("no", "n", "false", "off", "0")  # actions/service.py _bool
 
@@ -230,7 +230,7 @@ class _TargetCheck:
         return out
 
     def _unknown_service(self, action: str, service: str) -> tuple[str, str]:
-        from ajudaplay.playbook.schema_errors import did_you_mean
+        from ajudaplay.schema_diagnostics import did_you_mean
 
         defined = sorted(self.spec.services)
         hint = did_you_mean(service, defined) or (
@@ -299,8 +299,8 @@ def schema_problems(
     action: str, schema: dict[str, Any], args: dict[str, Any], rendered: Mapping[str, Any],
 ) -> list[tuple[tuple[Any, ...], str, str]]:
     """The action's schema errors in `args`, explained as the playbook validator explains them."""
-    from ajudaplay.playbook.schema import compiled_validator
-    from ajudaplay.playbook.schema_errors import Vocabulary, schema_diagnostics
+    from ajudaplay.schema_diagnostics import Vocabulary, schema_diagnostics
+    from ajudaplay.schemas import compiled_validator
     from ajudaplay.yamlmarks import Document
 
     validator = compiled_validator(schema)

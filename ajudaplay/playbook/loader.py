@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ajudaplay.errors import Diagnostic, InvalidInput
 from ajudaplay.playbook.checks import semantic_diagnostics
 from ajudaplay.playbook.model import Play, Playbook, Task
-from ajudaplay.playbook.schema import compiled_validator, playbook_schema
+from ajudaplay.playbook.schema import playbook_schema
+from ajudaplay.schemas import compiled_validator
 from ajudaplay.playbook.walk import classify, iter_tasks
 from ajudaplay.schema_diagnostics import Vocabulary, schema_diagnostics
 from ajudaplay.yamlmarks import Document, JsonPath, load_yaml_file

@@ -15,10 +15,6 @@ from ajudaplay.schemas import compiled_validator, inventory_schema, load_base
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
 
-__all__ = ["ACTION_DEF_PREFIX", "action_def_name", "compiled_validator", "inventory_schema", "playbook_schema"]
-# compiled_validator and inventory_schema live in ajudaplay/schemas (inventories use them too);
-# they are re-exported here for the callers that import them from this module.
-
 ACTION_DEF_PREFIX = "action_"
 
 

@@ -10,7 +10,8 @@ import pytest
 from ajudaplay.actions.base import Registry
 from ajudaplay.errors import InvalidInput, Mark
 from ajudaplay.playbook.loader import load_playbook
-from ajudaplay.playbook.schema import inventory_schema, playbook_schema
+from ajudaplay.playbook.schema import playbook_schema
+from ajudaplay.schemas import inventory_schema
 
 GOOD = Path(__file__).parent / "good"
 

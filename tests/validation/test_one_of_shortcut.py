@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ajudaplay.playbook.schema import compiled_validator
+from ajudaplay.schemas import compiled_validator
 
 ONE_KEY = {"oneOf": [{"required": ["block"]}, {"required": ["command"]}, {"required": ["shell"]}]}
 MIXED = {"oneOf": [{"required": ["a"]}, {"required": ["b", "c"]}, {"type": "object", "required": ["d"]}]}
