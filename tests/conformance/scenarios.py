@@ -51,6 +51,8 @@ class NotApplicable:
 
 @dataclass(frozen=True)
 class Scenario:
+    """A playbook of steps run on every mode; what a mode may answer instead, and why."""
+
     name: str
     steps: tuple[Step, ...]
     not_applicable: dict[str, NotApplicable] = field(default_factory=dict)  # mode kind -> answer/reason

@@ -1,8 +1,8 @@
 """Defaults the modes apply when a playbook leaves an argument out, against docs/actions-service.md.
 
 A default is not visible in registered data, and waiting out a real 120 s timeout on every mode would
-cost the suite its budget, so this reads the default each mode's code applies. A renamed or moved
-default fails here as an error (not as the expected failure): update the lookup when that happens.
+cost the suite its budget, so this reads the default each mode's deploy wait applies (Kubernetes
+waited 600 s before issue 14's fix). A renamed or moved default fails here: update DEPLOY_TIMEOUT.
 """
 
 from __future__ import annotations
