@@ -144,7 +144,7 @@ def test_values_only_known_at_run_time_are_left_to_the_run(project: Project) -> 
             - {name: remember, set_vars: {n: 2}}
             - {name: scale by fact, scale: {service: api, replicas: "{{ n }}"}}
             - {name: probe, status: {service: api}, register: st}
-            - {name: scale by result, scale: {service: api, replicas: "{{ st.replicas | default(1) }}"}}
+            - {name: scale by result, scale: {service: api, replicas: "{{ st.replicas.desired | default(1) }}"}}
             - {name: not on compose, scale: {service: api, replicas: "{{ many }}"}, when: mode == 'kubernetes'}
             - {name: tagged away, scale: {service: nope, replicas: 1}, tags: [never]}
         """)
@@ -153,7 +153,7 @@ def test_values_only_known_at_run_time_are_left_to_the_run(project: Project) -> 
     ran = project.run("run", "p.yml", "-i", "test", "--no-journal", "--output", "json")
     assert ran.returncode == ExitCode.OK, ran.stdout + ran.stderr
     results = {e["task"]: e for e in events(ran.stdout) if e["event"] == "task_result"}
-    assert results["scale by fact"]["data"]["replicas"] == 2
+    assert results["scale by fact"]["data"]["replicas"]["desired"] == 2
     assert results["scale by result"]["status"] in ("ok", "changed")
     assert results["not on compose"]["status"] == "skipped"
     assert "tagged away" not in results
