@@ -417,6 +417,7 @@ def cmd_unlock(args: argparse.Namespace, registry_factory: RegistryFactory) -> i
     import difflib
 
     from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
+    from ajudaplay.targets.base import lock_of
     from ajudaplay.targets.factory import make_target
 
     inventory = load_inventory(resolve_inventory_arg(args.inventory, Path.cwd()))
@@ -429,7 +430,8 @@ def cmd_unlock(args: argparse.Namespace, registry_factory: RegistryFactory) -> i
     target = make_target(spec)
     try:
         target.open()
-        info = target.read_lock()
+        lock = lock_of(target)
+        info = lock.read_lock()
         if info is None:
             print(f"{args.target}: no lock held")
             return int(ExitCode.OK)
@@ -441,7 +443,7 @@ def cmd_unlock(args: argparse.Namespace, registry_factory: RegistryFactory) -> i
             if answer.strip().lower() not in ("y", "yes"):
                 print("lock kept")
                 return int(ExitCode.OK)
-        removed = target.force_unlock()
+        removed = lock.force_unlock()
         print(f"{args.target}: removed lock held by {(removed or info).describe()}")
         return int(ExitCode.OK)
     finally:

@@ -19,59 +19,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Mapping, Self, TypeVar
 
+from ajudaplay.results import Change as Change  # re-exported: outcomes are made of them
+from ajudaplay.results import Result as Result
+from ajudaplay.results import RevisionChange as RevisionChange
+
 # Seconds deploy, rollback, restart, scale, config and secret wait for the service to be healthy
 # when the step gives no `timeout` (both modes; the schemas' "default" says the same).
 DEFAULT_WAIT = 120.0
 
 
-@dataclass(frozen=True)
-class Change:
-    """One difference a step made (or would make in check mode)."""
-
-    what: str  # e.g. "api image", "config nginx.conf", "replicas"
-    before: str | None
-    after: str | None
-    unified: str = ""  # optional unified diff text for files
-
-    def summary(self) -> str:
-        return f"{self.what}: {self.before if self.before is not None else '-'} -> {self.after if self.after is not None else '-'}"
-
-
-@dataclass(frozen=True)
-class RevisionChange:
-    """A service moved from one revision to another; journaled per service."""
-
-    service: str
-    before: str | None
-    after: str | None
-    image: str | None = None
-
-
 O = TypeVar("O", bound="Outcome")
-
-
-@dataclass
-class Result:
-    """What one action did on one target: the engine's interface. `data` is what `register` stores.
-
-    A service verb's Result is made by `to_result` from its typed `outcome`;
-    control and host actions build a Result directly (no outcome).
-    """
-
-    changed: bool = False
-    failed: bool = False
-    skipped: bool = False
-    msg: str = ""
-    changes: list[Change] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    revisions: list[RevisionChange] = field(default_factory=list)
-    rolled_back: bool = False  # an atomic deploy failed and was undone
-    show: bool = False  # print `msg` even on an ok line at normal verbosity (debug does)
-    outcome: Outcome | None = None  # the typed answer of a service verb (VerbResult)
-
-    def diff_summary(self) -> str:
-        return "; ".join(c.summary() for c in self.changes)
 
 
 @dataclass

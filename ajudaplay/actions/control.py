@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
-from ajudaplay.targets.base import Result
+from ajudaplay.results import Result
 from ajudaplay.templating import refuse_data
 
 if TYPE_CHECKING:

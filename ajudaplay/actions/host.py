@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
 from ajudaplay.errors import TargetError, TemplateError
-from ajudaplay.targets.base import Change, Result
+from ajudaplay.results import Change, Result
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext

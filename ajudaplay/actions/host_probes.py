@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import TargetError
-from ajudaplay.targets.base import Result
+from ajudaplay.results import Result
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext

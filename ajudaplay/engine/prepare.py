@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.engine.events import TaskResult
 from ajudaplay.errors import LockHeld, LockLost, TargetUnreachable
-from ajudaplay.targets.base import Result
+from ajudaplay.targets.base import Result, lock_of
 
 if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
@@ -45,7 +45,7 @@ def prepare_target(rc: RunContext, play: Play, ts: TargetState) -> None:
             ts.opened = True
         if play.lock and not ts.locked:
             try:
-                ts.target.acquire_lock(rc.holder, ttl=rc.options.lock_ttl, wait=rc.options.lock_wait)
+                lock_of(ts.target).acquire_lock(rc.holder, ttl=rc.options.lock_ttl, wait=rc.options.lock_wait)
             except LockHeld as exc:
                 ts.lock_held = exc.info
                 ts.error = str(exc)
@@ -122,7 +122,7 @@ class LockRenewer:
                 if self._stop.is_set() or not ts.locked or ts.lock_lost or ts.target is None:
                     return
                 try:
-                    ts.target.renew_lock()
+                    lock_of(ts.target).renew_lock()
                 except LockLost as exc:
                     lose_lock(self.rc, ts, exc.reason)
                     return

@@ -27,8 +27,9 @@ from ajudaplay.engine.plan import Plan, build_plan
 from ajudaplay.engine.state import RunContext, TargetState
 from ajudaplay.errors import AjudaplayError, Interrupted, JournalError
 from ajudaplay.exitcodes import ExitCode
-from ajudaplay.redaction import Redactor
 from ajudaplay.locks import LockHolder
+from ajudaplay.redaction import Redactor
+from ajudaplay.targets.base import lock_of
 
 RELEASE_WAIT = 10.0  # seconds releasing every lock may take at the end of a run, hung hosts included
 
@@ -222,7 +223,7 @@ class Runner:
                         given_up.add(ts.name)  # a renewal hangs on this target: so would the release
                         return
                     try:
-                        ts.target.release_lock()
+                        lock_of(ts.target).release_lock()
                         ts.locked = False
                     except Exception as exc:
                         rc.message(ts.name, f"could not release the lock: {exc}", "warning")
