@@ -42,6 +42,19 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """One entry of `docker inspect`'s State.Health.Log."""
+
+    exit_code: int
+    output: str
+    end: str
+
+    @classmethod
+    def from_log(cls, entry: dict[str, Any]) -> HealthCheck:
+        return cls(int(entry.get("ExitCode") or 0), str(entry.get("Output") or "").strip(), str(entry.get("End") or ""))
+
+
+@dataclass(frozen=True)
 class Container:
     """The state of one container of a Compose service, from `docker inspect`."""
 
@@ -56,6 +69,12 @@ class Container:
     started_at: str
     number: int
     config_hash: str = ""  # com.docker.compose.config-hash: what Compose recreates on
+    # for `status.why` (compose/diagnosis.py): how the last run ended, the engine's recent health checks
+    oom_killed: bool = False
+    error: str = ""  # State.Error: why the engine could not start it
+    finished_at: str = ""
+    health_checks: tuple[HealthCheck, ...] = ()  # oldest first, as State.Health.Log (Docker keeps 5)
+    failing_streak: int = 0
 
     @property
     def live(self) -> bool:
@@ -84,6 +103,11 @@ class Container:
             started_at=str(state.get("StartedAt", "")),
             number=number,
             config_hash=str(labels.get("com.docker.compose.config-hash", "")),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""),
+            finished_at=str(state.get("FinishedAt") or ""),
+            health_checks=tuple(HealthCheck.from_log(entry) for entry in log if isinstance(entry, dict)),
+            failing_streak=int((health or {}).get("FailingStreak") or 0),
         )
 
     def as_data(self) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import TargetError, TargetUnreachable
 from ajudaplay.targets.base import Change, Result
+from ajudaplay.targets.compose import diagnosis
 from ajudaplay.targets.compose.health import DEFAULT_TIMEOUT, HealthFailure, wait_healthy
+from ajudaplay.targets.problems import summary
 
 if TYPE_CHECKING:
     from ajudaplay.targets.base import StepContext
@@ -102,6 +104,7 @@ def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> Result:
     healthy = bool(running) and all(c.health in (None, "healthy") for c in running) and len(running) == len(containers)
     current = sess.store.current(svc.compose)
     ready = len([c for c in running if c.health in (None, "healthy")])
+    why = diagnosis.why(svc.compose, containers)
     data: dict[str, object] = {
         "service": svc.name,
         "mode": "compose",
@@ -111,8 +114,11 @@ def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> Result:
         "restarts": sum(c.restarts for c in containers),
         "revision": current.revision if current else None,
         "containers": rows,
+        "why": why,
     }
     lines = [f"{c['name']}: {c['state']}, health {c['health']}, image {c['image']}, restarts {c['restarts']}" for c in rows]
+    if why and not healthy:
+        lines.append(f"why: {summary(why)}")
     return Result(msg="\n".join(lines) or f"{svc.name}: no containers", data=data)
 
 

@@ -1,4 +1,4 @@
-"""Read-only triage: `status` (conditions, replicas, pods) and `logs` (tail and grep per pod)."""
+"""Read-only triage: `status` (conditions, replicas, pods, why: diagnosis.py) and `logs` (tail and grep per pod)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import re
 from typing import Any
 
 from ajudaplay.targets.base import Result, StepContext
+from ajudaplay.targets.kubernetes import diagnosis
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_summary
 from ajudaplay.targets.kubernetes.revisions import container_images, revision_of
 from ajudaplay.targets.kubernetes.rollout import rollout_status
 from ajudaplay.targets.kubernetes.services import ServiceRef
+from ajudaplay.targets.problems import summary
 from ajudaplay.errors import TargetError
 
 
@@ -37,7 +39,8 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
     """The Deployment's conditions and replica counts, and each pod's phase, readiness and restarts."""
     deployment = read_deployment(kube, ref)
     container = pick_container(deployment, ref, kube.target)
-    pods = [_pod_data(p, container) for p in list_pods(kube, deployment)]
+    raw_pods = list_pods(kube, deployment)
+    pods = [_pod_data(p, container) for p in raw_pods]
     try:
         done, message = rollout_status(deployment)
         failed = False
@@ -66,8 +69,10 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
         "healthy": healthy,
         "message": message,
     }
+    data["why"], warnings = diagnosis.why(kube, deployment, raw_pods)
     ready = sum(1 for p in pods if p["ready"])
-    return Result(msg=f"{message}; {ready}/{len(pods)} pods ready", data=data)
+    because = f"; why: {summary(data['why'])}" if data["why"] and not healthy else ""
+    return Result(msg=f"{message}; {ready}/{len(pods)} pods ready{because}", data=data, warnings=warnings)
 
 
 def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | None) -> Result:
