@@ -185,6 +185,10 @@ class Target:
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
         raise self._na("logs")
 
+    def usage(self, ctx: StepContext, service: str) -> Result:
+        """CPU and memory per pod/container (targets/usage.py has the shape); read-only."""
+        raise self._na("usage")
+
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> Result:
         """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""

@@ -75,6 +75,9 @@ class Container:
     finished_at: str = ""
     health_checks: tuple[HealthCheck, ...] = ()  # oldest first, as State.Health.Log (Docker keeps 5)
     failing_streak: int = 0
+    # for `usage` (compose/usage.py): HostConfig limits, None when there is none
+    memory_limit: int | None = None
+    cpu_limit_millicores: float | None = None
 
     @property
     def live(self) -> bool:
@@ -108,6 +111,8 @@ class Container:
             finished_at=str(state.get("FinishedAt") or ""),
             health_checks=tuple(HealthCheck.from_log(entry) for entry in log if isinstance(entry, dict)),
             failing_streak=int((health or {}).get("FailingStreak") or 0),
+            memory_limit=int((doc.get("HostConfig") or {}).get("Memory") or 0) or None,
+            cpu_limit_millicores=_cpu_limit(doc.get("HostConfig") or {}),
         )
 
     def as_data(self) -> dict[str, Any]:
@@ -121,6 +126,14 @@ class Container:
             "started_at": self.started_at,
             "exit_code": self.exit_code,
         }
+
+
+def _cpu_limit(host_config: dict[str, Any]) -> float | None:
+    """`cpus:` (NanoCpus) or a CFS quota/period pair, in millicores."""
+    if host_config.get("NanoCpus"):
+        return int(host_config["NanoCpus"]) / 1e6
+    quota, period = int(host_config.get("CpuQuota") or 0), int(host_config.get("CpuPeriod") or 0) or 100_000
+    return 1000.0 * quota / period if quota > 0 else None  # the engine's default period is 100 ms
 
 
 def normalize_image(ref: str) -> str:

@@ -115,6 +115,11 @@ class ComposeTarget(HostTarget):
     def status(self, ctx: StepContext, service: str) -> Result:
         return self._act(ctx, service, lambda sess, svc: ops.status(sess, ctx, svc))
 
+    def usage(self, ctx: StepContext, service: str) -> Result:
+        from ajudaplay.targets.compose import usage
+
+        return self._act(ctx, service, lambda sess, svc: usage.usage(sess, ctx, svc))
+
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
         return self._act(ctx, service, lambda sess, svc: _recreated(
             sess, ctx, svc, filesets.config(sess, ctx, svc, files, restart)))

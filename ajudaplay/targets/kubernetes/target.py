@@ -121,6 +121,11 @@ class KubernetesTarget(Target):
 
         return observe.logs(self.kube, ctx, self.ref(service), tail, grep)
 
+    def usage(self, ctx: StepContext, service: str) -> Result:
+        from ajudaplay.targets.kubernetes import usage
+
+        return usage.usage(self.kube, ctx, self.ref(service))
+
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
         from ajudaplay.targets.kubernetes import configdata
 
