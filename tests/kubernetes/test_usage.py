@@ -80,3 +80,29 @@ def test_usage_from_the_kubelet_summary_moves_with_memory(
         viewer.close()
     text = str(refused.value)
     assert "no metrics.k8s.io API" in text and "nodes/proxy" in text and "forbidden" in text, text
+
+
+class _MetricsServer:
+    """Stands in for a cluster WITH metrics-server (the test cluster has none): the PodMetricsList kubectl top reads."""
+
+    namespace = "prod"
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, Any]] = []
+
+    def get(self, path: str, *, query: Any = None, what: str = "") -> dict[str, Any]:
+        self.paths.append((path, query))
+        return {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "items": [
+            {"metadata": {"name": "api-1"}, "containers": [
+                {"name": "api", "usage": {"cpu": "2500000n", "memory": "30Mi"}},
+                {"name": "proxy", "usage": {"cpu": "1m", "memory": "2048Ki"}}]}]}
+
+
+def test_metrics_api_quantities() -> None:
+    """metrics.k8s.io's quantities (nanocores, Ki/Mi) become millicores and bytes; the selector is sent server-side."""
+    from ajudaplay.targets.kubernetes.usage import _from_metrics_api
+
+    server = _MetricsServer()
+    rows = _from_metrics_api(server, {"spec": {"selector": {"matchLabels": {"app": "api"}}}})  # type: ignore[arg-type]
+    assert rows == {("api-1", "api"): (2.5, 30 * MIB), ("api-1", "proxy"): (1.0, 2 * MIB)}
+    assert server.paths == [("/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods", {"labelSelector": "app=api"})]

@@ -39,7 +39,9 @@ def usage(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Result:
     except KubeApiError as exc:
         if exc.status not in FALL_BACK:
             raise
-        measured, source = _from_summaries(kube, ref, pods), SUMMARY
+        why = ("has no metrics.k8s.io API (metrics-server)" if exc.status == 404
+               else f"refused metrics.k8s.io ({exc.api_message})")
+        measured, source = _from_summaries(kube, ref, pods, why), SUMMARY
     names = {p["metadata"]["name"] for p in pods}
     samples = [Sample(pod, container, cpu, memory, *limits.get((pod, container), (None, None)))
                for (pod, container), (cpu, memory) in sorted(measured.items()) if pod in names]
@@ -80,8 +82,8 @@ def _from_metrics_api(kube: Kube, deployment: JSON) -> dict[tuple[str, str], tup
     return out
 
 
-def _from_summaries(kube: Kube, ref: ServiceRef, pods: list[JSON]) -> dict[tuple[str, str], tuple[float, int]]:
-    """The kubelet's summary of each node the service's pods run on."""
+def _from_summaries(kube: Kube, ref: ServiceRef, pods: list[JSON], why: str) -> dict[tuple[str, str], tuple[float, int]]:
+    """The kubelet's summary of each node the service's pods run on; `why`: what metrics.k8s.io said."""
     running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
     nodes = sorted({str(p["spec"]["nodeName"]) for p in running if (p.get("spec") or {}).get("nodeName")})
     out: dict[tuple[str, str], tuple[float, int]] = {}
@@ -90,8 +92,8 @@ def _from_summaries(kube: Kube, ref: ServiceRef, pods: list[JSON]) -> dict[tuple
             summary = kube.get(f"/api/v1/nodes/{node}/proxy/stats/summary", what=f"the kubelet stats of node {node!r}")
         except KubeApiError as exc:
             raise TargetError(
-                f"target {kube.target!r}: usage of {ref.service!r}: the cluster has no metrics.k8s.io API "
-                f"(metrics-server) and the kubelet's stats of node {node!r} could not be read: {exc.api_message}\n"
+                f"target {kube.target!r}: usage of {ref.service!r}: the cluster {why}, and the kubelet's stats "
+                f"of node {node!r} could not be read: {exc.api_message}\n"
                 "    hint: install metrics-server, or grant `get` on nodes/proxy to this user"
             ) from exc
         out.update(_summary_rows(summary, kube.namespace))
