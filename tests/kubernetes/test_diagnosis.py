@@ -92,7 +92,8 @@ def _pod(cluster: NodeCluster, app: str) -> dict[str, Any]:
 
 def _waiting(cluster: NodeCluster, app: str) -> str | None:
     statuses = _pod(cluster, app)["status"].get("containerStatuses") or [{}]
-    return (statuses[0].get("state") or {}).get("waiting", {}).get("reason")
+    reason = (statuses[0].get("state") or {}).get("waiting", {}).get("reason")
+    return None if reason is None else str(reason)
 
 
 @pytest.fixture(scope="module")
