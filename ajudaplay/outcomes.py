@@ -197,6 +197,7 @@ class ServiceStatus(Outcome):
     healthy: bool
     replicas: Replicas
     restarts: int
+    why: list[dict[str, Any]]  # why it will not start (targets/problems.py: the same entry keys on both modes)
     containers: list[dict[str, Any]] | None = None  # Compose
     pods: list[dict[str, Any]] | None = None  # Kubernetes
 
@@ -239,6 +240,16 @@ class LogLines(Outcome):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UsageOutcome(Outcome):
+    VERB: ClassVar[str] = "usage"
+    service: str
+    pods: list[dict[str, Any]]  # one row per container (targets/usage.py: the same keys on both modes)
+    totals: dict[str, Any]
+    missing: list[str]  # containers with no numbers (yet)
+    source: str  # where the numbers came from (metrics.k8s.io, the kubelet's summary, docker stats)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExecOutcome(Outcome):
     VERB: ClassVar[str] = "exec"
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"pod", "container", "pods"})
@@ -264,5 +275,5 @@ def to_result(outcome: O) -> VerbResult[O]:
 
 VERBS: tuple[type[Outcome], ...] = (
     DeployOutcome, RollbackOutcome, RevisionList, ScaleOutcome, RestartOutcome, ServiceStatus,
-    ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, ExecOutcome,
+    ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, UsageOutcome, ExecOutcome,
 )

@@ -1,5 +1,5 @@
 """Service actions: deploy, rollback, history, scale, restart, status, config, secret,
-certificate, logs, exec — written once, run on Kubernetes and Compose targets alike.
+certificate, logs, usage, exec — written once, run on Kubernetes and Compose targets alike.
 
 Each action checks and normalises its (already rendered) arguments, reads
 local files relative to the playbook's folder, and calls the Target method of
@@ -49,6 +49,7 @@ def register(registry: Registry) -> None:
         ("secret", run_secret, "Install a service's secret environment; values never shown."),
         ("certificate", run_certificate, "Install or renew a TLS certificate; check its expiry."),
         ("logs", run_logs, "Read a service's recent logs, optionally filtered."),
+        ("usage", run_usage, "Read CPU and memory per pod/container of a service (kubectl top pods)."),
         ("exec", run_exec, "Run a command inside a service."),
     ):
         registry.register(ActionSpec(name, fn, description=text))
@@ -318,6 +319,12 @@ def run_logs(ctx: ActionContext, args: Any) -> Result:
         except re.error as exc:
             raise TargetError(f"logs.grep: {grep!r} is not a valid regular expression: {exc}") from exc
     return _call(_ops(ctx, "logs").logs, ctx.step, service, tail, None if grep is None else str(grep))
+
+
+def run_usage(ctx: ActionContext, args: Any) -> Result:
+    """usage: {service}; read-only, so it runs in check mode too."""
+    a = _args("usage", args)
+    return _call(_ops(ctx, "usage").usage, ctx.step, _service("usage", a))
 
 
 def run_exec(ctx: ActionContext, args: Any) -> Result:

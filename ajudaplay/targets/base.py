@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.outcomes import (
         CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome,
-        RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus,
+        RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
     )
 
 __all__ = [
@@ -161,6 +161,10 @@ class ServiceOps(Protocol):
         """The service's last `tail` log lines, optionally filtered by a regex."""
 
     @abstractmethod
+    def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
+        """CPU and memory per pod/container and of the whole service (kubectl top pods); read-only."""
+
+    @abstractmethod
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
@@ -282,6 +286,9 @@ class Target:
 
     def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
         raise self._lacks(ServiceOps, "logs")
+
+    def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
+        raise self._lacks(ServiceOps, "usage")
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:

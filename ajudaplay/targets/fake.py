@@ -27,7 +27,8 @@ from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable,
 from ajudaplay.locks import LockHolder
 from ajudaplay.outcomes import (
     CertificateOutcome, Change, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, Replicas, RestartOutcome,
-    Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, to_result,
+    Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
+    to_result,
 )
 from ajudaplay.targets.base import Lockable, ServiceOps, Target
 
@@ -238,7 +239,8 @@ class FakeTarget(ServiceOps, Lockable, Target):
         svc = self._service(service)
         self._record("status", ctx, started, service=service)
         return to_result(ServiceStatus(service=service, image=svc.image, revision=len(svc.revisions) or None,
-                                       healthy=True, replicas=Replicas.same(svc.replicas), restarts=svc.restarts))
+                                       healthy=True, replicas=Replicas.same(svc.replicas), restarts=svc.restarts,
+                                       why=[]))
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         started = self._work("config", ctx, service=service, files=sorted(files))
@@ -273,6 +275,17 @@ class FakeTarget(ServiceOps, Lockable, Target):
             lines = [ln for ln in lines if grep in ln]
         self._record("logs", ctx, started, service=service, tail=tail)
         return to_result(LogLines(service=service, lines=lines, count=len(lines)))
+
+    def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
+        """One row per replica, all zero: the fake runs nothing (the shape is targets/usage.py's)."""
+        from ajudaplay.targets.usage import Sample, usage_outcome
+
+        started = self._work("usage", ctx, service=service)
+        svc = self._service(service)
+        self._record("usage", ctx, started, service=service)
+        samples = [Sample(pod=f"{service}-{i}", container=service, cpu_millicores=0.0, memory_bytes=0)
+                   for i in range(1, svc.replicas + 1)]
+        return to_result(usage_outcome(service, samples, "fake", []))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:

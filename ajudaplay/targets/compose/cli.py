@@ -42,6 +42,19 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """One entry of `docker inspect`'s State.Health.Log."""
+
+    exit_code: int
+    output: str
+    end: str
+
+    @classmethod
+    def from_log(cls, entry: dict[str, Any]) -> HealthCheck:
+        return cls(int(entry.get("ExitCode") or 0), str(entry.get("Output") or "").strip(), str(entry.get("End") or ""))
+
+
+@dataclass(frozen=True)
 class Container:
     """The state of one container of a Compose service, from `docker inspect`."""
 
@@ -56,6 +69,15 @@ class Container:
     started_at: str
     number: int
     config_hash: str = ""  # com.docker.compose.config-hash: what Compose recreates on
+    # for `status.why` (compose/diagnosis.py): how the last run ended, the engine's recent health checks
+    oom_killed: bool = False
+    error: str = ""  # State.Error: why the engine could not start it
+    finished_at: str = ""
+    health_checks: tuple[HealthCheck, ...] = ()  # oldest first, as State.Health.Log (Docker keeps 5)
+    failing_streak: int = 0
+    # for `usage` (compose/usage.py): HostConfig limits, None when there is none
+    memory_limit: int | None = None
+    cpu_limit_millicores: float | None = None
 
     @property
     def live(self) -> bool:
@@ -84,6 +106,13 @@ class Container:
             started_at=str(state.get("StartedAt", "")),
             number=number,
             config_hash=str(labels.get("com.docker.compose.config-hash", "")),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""),
+            finished_at=str(state.get("FinishedAt") or ""),
+            health_checks=tuple(HealthCheck.from_log(entry) for entry in log if isinstance(entry, dict)),
+            failing_streak=int((health or {}).get("FailingStreak") or 0),
+            memory_limit=int((doc.get("HostConfig") or {}).get("Memory") or 0) or None,
+            cpu_limit_millicores=_cpu_limit(doc.get("HostConfig") or {}),
         )
 
     def as_data(self) -> dict[str, Any]:
@@ -97,6 +126,14 @@ class Container:
             "started_at": self.started_at,
             "exit_code": self.exit_code,
         }
+
+
+def _cpu_limit(host_config: dict[str, Any]) -> float | None:
+    """`cpus:` (NanoCpus) or a CFS quota/period pair, in millicores."""
+    if host_config.get("NanoCpus"):
+        return int(host_config["NanoCpus"]) / 1e6
+    quota, period = int(host_config.get("CpuQuota") or 0), int(host_config.get("CpuPeriod") or 0) or 100_000
+    return 1000.0 * quota / period if quota > 0 else None  # the engine's default period is 100 ms
 
 
 def normalize_image(ref: str) -> str:

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import TargetError, TargetUnreachable
 from ajudaplay.outcomes import DEFAULT_WAIT, Change, ExecOutcome, LogLines, RestartOutcome, ScaleOutcome, ServiceStatus
+from ajudaplay.targets.compose import diagnosis
 from ajudaplay.targets.compose.health import HealthFailure, wait_healthy
 from ajudaplay.targets.compose.rollout import counts
+from ajudaplay.targets.problems import summary
 
 if TYPE_CHECKING:
     from ajudaplay.targets.base import StepContext
@@ -105,7 +107,10 @@ def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> ServiceStatus:
     running = [c for c in containers if c.status == "running"]
     healthy = bool(running) and all(c.health in (None, "healthy") for c in running) and len(running) == len(containers)
     current = sess.store.current(svc.compose)
+    why = diagnosis.why(svc.compose, containers)
     lines = [f"{c['name']}: {c['state']}, health {c['health']}, image {c['image']}, restarts {c['restarts']}" for c in rows]
+    if why and not healthy:
+        lines.append(f"why: {summary(why)}")
     return ServiceStatus(
         msg="\n".join(lines) or f"{svc.name}: no containers",
         service=svc.name,
@@ -114,6 +119,7 @@ def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> ServiceStatus:
         healthy=healthy,
         replicas=counts(containers, len(containers)),
         restarts=sum(c.restarts for c in containers),
+        why=why,
         containers=rows,
         extra={"mode": "compose"},
     )

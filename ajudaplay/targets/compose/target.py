@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ajudaplay.locks import LockHolder
     from ajudaplay.outcomes import (
         CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
-        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, VerbResult,
+        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
     )
     from ajudaplay.targets.base import CertificateRequest, StepContext
     from ajudaplay.targets.compose.settings import ServiceMap
@@ -120,6 +120,11 @@ class ComposeTarget(ServiceOps, HostTarget):
 
     def status(self, ctx: StepContext, service: str) -> VerbResult[ServiceStatus]:
         return self._act(ctx, service, lambda sess, svc: ops.status(sess, ctx, svc))
+
+    def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
+        from ajudaplay.targets.compose import usage
+
+        return self._act(ctx, service, lambda sess, svc: usage.usage(sess, ctx, svc))
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         return self._act(ctx, service, lambda sess, svc: _recreated(

@@ -1,19 +1,21 @@
-"""Read-only triage: `status` (conditions, replicas, pods) and `logs` (tail and grep per pod)."""
+"""Read-only triage: `status` (conditions, replicas, pods, why: diagnosis.py) and `logs` (tail and grep per pod)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from ajudaplay.errors import TargetError
 from ajudaplay.outcomes import LogLines, ServiceStatus
 from ajudaplay.targets.base import StepContext
+from ajudaplay.targets.kubernetes import diagnosis
 from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_of, rollout_counts
 from ajudaplay.targets.kubernetes.revisions import container_images, revision_of
 from ajudaplay.targets.kubernetes.rollout import rollout_status
 from ajudaplay.targets.kubernetes.services import ServiceRef
-from ajudaplay.errors import TargetError
+from ajudaplay.targets.problems import summary
 
 
 def _pod_data(pod: JSON, container: str) -> dict[str, Any]:
@@ -38,7 +40,8 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> ServiceStatus:
     """The Deployment's conditions and replica counts, and each pod's phase, readiness and restarts."""
     deployment = read_deployment(kube, ref)
     container = pick_container(deployment, ref, kube.target)
-    pods = [_pod_data(p, container) for p in list_pods(kube, deployment)]
+    raw_pods = list_pods(kube, deployment)
+    pods = [_pod_data(p, container) for p in raw_pods]
     try:
         done, message = rollout_status(deployment)
         failed = False
@@ -49,15 +52,20 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> ServiceStatus:
         for c in (deployment.get("status") or {}).get("conditions") or []
     ]
     replicas = replicas_of(deployment)
+    healthy = done and replicas.available >= replicas.desired
+    why, warnings = diagnosis.why(kube, deployment, raw_pods)
     ready = sum(1 for p in pods if p["ready"])
+    because = f"; why: {summary(why)}" if why and not healthy else ""
     return ServiceStatus(
-        msg=f"{message}; {ready}/{len(pods)} pods ready",
+        msg=f"{message}; {ready}/{len(pods)} pods ready{because}",
+        warnings=warnings,
         service=ref.service,
         image=container_images(deployment["spec"]["template"]).get(container),
         revision=revision_of(deployment),
-        healthy=done and replicas.available >= replicas.desired,
+        healthy=healthy,
         replicas=replicas,
         restarts=sum(p["restarts"] for p in pods),
+        why=why,
         pods=pods,
         extra={
             "deployment": ref.deployment,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.outcomes import (
         CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
-        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, VerbResult,
+        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
     )
     from ajudaplay.targets.kubernetes.lease import LeaseLock
 
@@ -125,6 +125,11 @@ class KubernetesTarget(ServiceOps, Lockable, Target):
         from ajudaplay.targets.kubernetes import observe
 
         return to_result(observe.logs(self.kube, ctx, self.ref(service), tail, grep))
+
+    def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
+        from ajudaplay.targets.kubernetes import usage
+
+        return to_result(usage.usage(self.kube, ctx, self.ref(service)))
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> VerbResult[ConfigOutcome]:
         from ajudaplay.targets.kubernetes import configdata
