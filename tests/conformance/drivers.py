@@ -28,6 +28,7 @@ class ServiceDescription:
     replicas: int = 1
     configmap: str = "api-config"
     secret: str = "api-env"
+    certificate: str = "api-tls"  # a cert-manager Certificate that the suite never creates
 
 
 SERVICE = ServiceDescription()
@@ -100,5 +101,6 @@ def kubernetes_mode(workdir: Path, cluster: Any, svc: ServiceDescription = SERVI
     # progress deadline 8 s: an image that never gets Ready fails its rollout quickly (atomic scenario)
     cluster.deployment(svc.name, svc.image, replicas=svc.replicas, container=svc.name)
     connection = {"kubeconfig": str(cluster.kubeconfig), "namespace": cluster.namespace}
-    service = {"deployment": svc.name, "container": svc.name, "configmap": svc.configmap, "secret": svc.secret}
+    service = {"deployment": svc.name, "container": svc.name, "configmap": svc.configmap, "secret": svc.secret,
+               "certificate": svc.certificate}
     return Mode("kubernetes", "kubernetes", inventory_for("kubernetes", connection, service), workdir)

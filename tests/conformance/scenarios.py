@@ -135,6 +135,12 @@ SCENARIOS: tuple[Scenario, ...] = (
              {"keys": ["API_TOKEN"], "restarted": False}),
         Step("same", "secret", _s(values={"API_TOKEN": SECRET_VALUE}, restart=False), "ok", shapes.SECRET),
     ), secret=SECRET_VALUE),
+    Scenario("certificate-without-issuer", (  # neither a certificate on the host nor cert-manager in the cluster
+        Step("c", "certificate", _s(), "ok"),
+    ), not_applicable={
+        "compose": NotApplicable("failed", r"no certificate at \S+/certs/api\.crt on the host"),
+        "kubernetes": NotApplicable("failed", r"is cert-manager installed|the Certificate name is"),
+    }),
     Scenario("logs", (
         Step("l", "logs", _s(tail=5), "ok", shapes.LOGS),
     )),
