@@ -141,6 +141,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "compose": NotApplicable("failed", r"no certificate at \S+/certs/api\.crt on the host"),
         "kubernetes": NotApplicable("failed", r"is cert-manager installed|the Certificate name is"),
     }),
+    Scenario("usage", (
+        Step("u", "usage", _s(), "ok", shapes.USAGE),
+    )),
     Scenario("logs", (
         Step("l", "logs", _s(tail=5), "ok", shapes.LOGS),
     )),

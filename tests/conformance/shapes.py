@@ -29,10 +29,18 @@ REVISION: dict[str, Spec] = {"revision": int, "image": str, "time": (str, None),
 HISTORY: dict[str, Spec] = {"service": str, "revisions": [REVISION], "current": int}
 SCALE: dict[str, Spec] = {"service": str, "replicas": REPLICAS}
 RESTART: dict[str, Spec] = {"service": str, "image": str, "revision": int, "replicas": REPLICAS}
+WHY: dict[str, Spec] = {"object": str, "pod": str, "container": str, "reason": str, "message": str,
+                        "exit_code": (int, None), "count": int, "last_seen": (str, None), "source": str}
 STATUS: dict[str, Spec] = {"service": str, "image": str, "revision": int, "healthy": bool, "replicas": REPLICAS,
-                           "restarts": int}
+                           "restarts": int, "why": [WHY]}
 CONFIG: dict[str, Spec] = {"service": str, "files": [str], "restarted": bool}
 SECRET: dict[str, Spec] = {"service": str, "keys": [str], "restarted": bool}
+NUMBER = (int, float)
+MEASURED: dict[str, Spec] = {"cpu_millicores": NUMBER, "memory_bytes": int, "cpu_limit_millicores": (*NUMBER, None),
+                             "cpu_percent": (*NUMBER, None), "memory_limit_bytes": (int, None),
+                             "memory_percent": (*NUMBER, None)}
+USAGE: dict[str, Spec] = {"service": str, "pods": [{"pod": str, "container": str, **MEASURED}],
+                          "totals": {"cpu_millicores": NUMBER, "memory_bytes": int}, "missing": [str], "source": str}
 LOGS: dict[str, Spec] = {"service": str, "lines": [str], "count": int}
 EXEC: dict[str, Spec] = {"rc": int, "stdout": str, "stderr": str, "stdout_lines": [str], "stderr_lines": [str],
                          "cmd": str}
