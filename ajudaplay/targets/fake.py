@@ -10,6 +10,7 @@ inventory mapping (`TargetSpec.connection`):
       lock_held_by: someone   # acquire_lock() raises LockHeld naming "someone"
       state_dir: /tmp/x       # keep the lock and the call log in files (for subprocess tests)
       images: {api: app:1}    # initial image per service
+      unhealthy_images: [app:bad]  # a deploy of these never gets healthy (atomic: undone)
 
 Deploy changes only when the image differs; revisions are kept in memory.
 """
@@ -52,6 +53,7 @@ class Call:
 @dataclass
 class _Service:
     revisions: list[str] = field(default_factory=list)  # images, revision n = index + 1
+    who: list[tuple[str | None, str | None]] = field(default_factory=list)  # (user, run_id) per revision
     replicas: int = 1
     config: dict[str, bytes] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
@@ -60,6 +62,10 @@ class _Service:
     @property
     def image(self) -> str | None:
         return self.revisions[-1] if self.revisions else None
+
+    def add(self, image: str, ctx: StepContext) -> None:
+        self.revisions.append(image)
+        self.who.append((ctx.user or None, ctx.run_id or None))
 
 
 class FakeTarget(ServiceOps, Lockable, Target):
@@ -82,7 +88,9 @@ class FakeTarget(ServiceOps, Lockable, Target):
         self._mutex = threading.Lock()
         names = set(spec.services) | set(conf.get("services", []) or [])
         images = dict(conf.get("images", {}) or {})
-        self._services = {n: _Service(revisions=[images[n]] if n in images else []) for n in names}
+        self.unhealthy = set(conf.get("unhealthy_images", []) or [])
+        self._services = {n: _Service(revisions=[images[n]], who=[(None, None)]) if n in images else _Service()
+                          for n in names}
 
     # helpers ---------------------------------------------------------------
     def _record(self, method: str, ctx: StepContext | None, started: float, **args: Any) -> None:
@@ -179,10 +187,20 @@ class FakeTarget(ServiceOps, Lockable, Target):
         changes, moved = [], []
         if changed:
             changes.append(Change(f"{service} image", before, image))
+            if not ctx.check and image in self.unhealthy and atomic:
+                self._record("deploy", ctx, started, service=service, image=image)
+                return to_result(DeployOutcome(
+                    failed=True, rolled_back=True, changes=changes, service=service, image=before,
+                    revision=len(svc.revisions), rolled_back_to=len(svc.revisions), replicas=Replicas.same(svc.replicas),
+                    msg=f"{image} never got healthy; atomic: back on revision {len(svc.revisions)} ({before})"))
             if not ctx.check:
-                svc.revisions.append(image)
+                svc.add(image, ctx)
                 moved.append(RevisionChange(service, str(len(svc.revisions) - 1), str(len(svc.revisions)), image))
         self._record("deploy", ctx, started, service=service, image=image)
+        if image in self.unhealthy and not ctx.check:
+            return to_result(DeployOutcome(failed=True, changed=changed, changes=changes, moved=moved, service=service,
+                                           image=image, revision=len(svc.revisions), replicas=Replicas.same(svc.replicas),
+                                           msg=f"{image} never got healthy (fake unhealthy_images)"))
         return to_result(DeployOutcome(changed=changed, changes=changes, moved=moved, service=service, image=image,
                                        revision=len(svc.revisions), replicas=Replicas.same(svc.replicas)))
 
@@ -195,17 +213,18 @@ class FakeTarget(ServiceOps, Lockable, Target):
         if not 0 <= index < len(svc.revisions):
             raise TargetError(f"{service} on {self.name}: no revision {to_revision}")
         image = svc.revisions[index]
-        changes = [Change(f"{service} image", svc.image, image)]
-        if not ctx.check:
-            svc.revisions.append(image)
+        changed = image != svc.image  # before the new revision is recorded
+        changes = [Change(f"{service} image", svc.image, image)] if changed else []
+        if not ctx.check and changed:
+            svc.add(image, ctx)
         self._record("rollback", ctx, started, service=service, to_revision=to_revision)
-        return to_result(RollbackOutcome(changed=image != svc.image, changes=changes, service=service,
+        return to_result(RollbackOutcome(changed=changed, changes=changes, service=service,
                                          image=image, to_revision=index + 1, revision=len(svc.revisions)))
 
     def history(self, ctx: StepContext, service: str) -> VerbResult[RevisionList]:
         started = self._work("history", ctx, service=service)
         svc = self._service(service)
-        revisions = [Revision(revision=i + 1, image=img, time=None, user=None, run_id=None, cause=None,
+        revisions = [Revision(revision=i + 1, image=img, time=None, user=svc.who[i][0], run_id=svc.who[i][1], cause=None,
                               current=i + 1 == len(svc.revisions)) for i, img in enumerate(svc.revisions)]
         self._record("history", ctx, started, service=service)
         return to_result(RevisionList(service=service, revisions=revisions, current=len(svc.revisions) or None))

@@ -68,7 +68,7 @@ def fake_mode(workdir: Path, svc: ServiceDescription = SERVICE) -> Mode:
     """
     from ajudaplay.targets.fake import FakeTarget
 
-    connection = {"images": {svc.name: svc.image}}
+    connection = {"images": {svc.name: svc.image}, "unhealthy_images": [API_UNHEALTHY]}
     kept: dict[str, FakeTarget] = {}
 
     def make_target(spec: Any) -> FakeTarget:

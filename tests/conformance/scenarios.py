@@ -65,12 +65,7 @@ def _s(**extra: Any) -> dict[str, Any]:
     return {"service": "{{ svc }}", **extra}
 
 
-FAKE_ROLLBACK = ("modes disagree: the fake's rollback answers ok although the image changes (it compares "
-                 "after recording the new revision) (issue 14 outcomes)")
-FAKE_USER = "modes disagree: the fake's history has no user/run_id for its own deploys (issue 14 outcomes)"
-FAKE_UNHEALTHY = ("modes disagree: the fake target has no image that never gets healthy: an atomic deploy "
-                  "of it succeeds (issue 14 outcomes)")
-FAKE_EXEC = "modes disagree: the fake's exec runs nothing (stdout 'ran: ...', rc 0 always) (issue 14 outcomes)"
+FAKE_EXEC = "the fake target is a test double that runs no command: its exec answers 'ran: ...' with rc 0"
 
 SCENARIOS: tuple[Scenario, ...] = (
     # start: revision 1 runs v1, one replica
@@ -86,11 +81,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     )),
     Scenario("history-names-who-deployed", (  # the last revision is the suite's deploy of v2 (user "conformance")
         Step("h", "history", _s(), "ok", shapes.HISTORY, {"revisions[-1].user": "conformance"}),
-    ), xfail={"fake": FAKE_USER}),
+    )),
     Scenario("rollback-twice", (
         Step("back", "rollback", _s(timeout=60), "changed", shapes.ROLLBACK, {"image": "{{ v1 }}"}),
         Step("forth", "rollback", _s(timeout=60), "changed", shapes.ROLLBACK, {"image": "{{ v2 }}"}),
-    ), xfail={"fake": FAKE_ROLLBACK}, agree_xfail={"fake": FAKE_ROLLBACK}),
+    )),
     Scenario("rollback-to-revision", (
         Step("h", "history", _s(), "ok"),
         Step("r", "rollback", _s(timeout=60, to_revision=(
@@ -99,14 +94,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step("h2", "history", _s(), "ok"),
         Step("same", "rollback", _s(timeout=60, to_revision="{{ h2.current }}"), "ok", shapes.ROLLBACK,
              {"image": "{{ v1 }}"}),
-    ), xfail={"fake": FAKE_ROLLBACK}, agree_xfail={"fake": FAKE_ROLLBACK}),
+    )),
     # now at v1; an atomic deploy of an image that never gets healthy must end on v1 again
     Scenario("atomic-deploy-failure", (
         Step("d", "deploy", _s(image="{{ unhealthy }}", atomic=True, timeout=40), "failed", shapes.DEPLOY_UNDONE,
              {"image": "{{ v1 }}"}),
         Step("after", "status", _s(), "ok", shapes.STATUS, {"image": "{{ v1 }}", "healthy": True}),
         Step("reset", "deploy", _s(image="{{ v1 }}", timeout=60), ANY),  # v1 for what follows, whatever happened
-    ), xfail={"fake": FAKE_UNHEALTHY}, agree_xfail={"fake": FAKE_UNHEALTHY}),
+    )),
     Scenario("scale", (
         Step("up", "scale", _s(replicas=2, timeout=60), "changed", shapes.SCALE, {"replicas.desired": 2}),
         Step("again", "scale", _s(replicas=2, timeout=60), "ok", shapes.SCALE, {"replicas.desired": 2}),
