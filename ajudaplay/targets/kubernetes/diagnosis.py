@@ -94,18 +94,12 @@ def _pod_states(pod: JSON) -> list[Problem]:
                 message=str(waiting.get("message") or ""), exit_code=_code(last), count=max(restarts, 1),
                 last_seen=(last or {}).get("finishedAt"), source="waiting"))
         for term in (terminated, last):
-            if term and not _clean_init(c, status, term):
+            if term and _code(term) != 0:  # exit 0 explains nothing (a waiting entry above carries it on)
                 out.append(Problem(
                     object=f"Pod/{name}", pod=name, container=container, reason=str(term.get("reason") or "Terminated"),
                     message=str(term.get("message") or "").strip() or f"exited with code {_code(term)}",
                     exit_code=_code(term), count=max(restarts, 1), last_seen=term.get("finishedAt"), source="terminated"))
     return out
-
-
-def _clean_init(c: JSON, status: JSON, term: JSON) -> bool:
-    """An init container that finished with 0 did its job."""
-    inits = {str(i.get("name")) for i in status.get("initContainerStatuses") or []}
-    return str(c.get("name")) in inits and _code(term) == 0
 
 
 def _code(term: JSON | None) -> int | None:
