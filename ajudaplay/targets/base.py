@@ -182,8 +182,19 @@ class Target:
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
         raise self._na("certificate")
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> Result:
+        """`since`: only lines of the last N seconds; `previous`: the last terminated container's lines."""
         raise self._na("logs")
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> Result:
+        """Copy `src` (a file or folder in the service's container) to `dest` on the controller
+        (`shown_dest` is dest as written: a trailing '/' means into that folder)."""
+        raise self._na("fetch")
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None, shown_src: str) -> Result:
+        """Copy the controller's `src` (file or folder) to `dest` in the service's container."""
+        raise self._na("upload")
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> Result:

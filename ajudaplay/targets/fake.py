@@ -253,7 +253,8 @@ class FakeTarget(Target):
         self._record("certificate", ctx, started, name=request.name, renew=request.renew)
         return Result(changed=request.renew, data={"name": request.name})
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> Result:
         started = self._work("logs", ctx, service=service)
         self._service(service)
         lines = [f"{service} line {i}" for i in range(1, tail + 1)]
