@@ -22,6 +22,8 @@ from ajudaplay.targets.compose.settings import ComposeSettings
 from ajudaplay.targets.host import HostTarget
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.locks import LockHolder
     from ajudaplay.targets.base import CertificateRequest, Result, StepContext
@@ -126,8 +128,21 @@ class ComposeTarget(HostTarget):
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> Result:
         return filesets.certificate(self.session(ctx), ctx, request)
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
-        return self._act(ctx, service, lambda sess, svc: ops.logs(sess, ctx, svc, tail, grep))
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> Result:
+        from ajudaplay.targets.compose import logs
+
+        return self._act(ctx, service, lambda sess, svc: logs.logs(sess, ctx, svc, tail, grep, since, previous))
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> Result:
+        from ajudaplay.targets.compose import copying
+
+        return self._act(ctx, service, lambda sess, svc: copying.fetch(sess, ctx, svc, src, dest, shown_dest))
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None, shown_src: str) -> Result:
+        from ajudaplay.targets.compose import copying
+
+        return self._act(ctx, service, lambda sess, svc: copying.upload(sess, ctx, svc, src, dest, mode, shown_src))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> Result:
