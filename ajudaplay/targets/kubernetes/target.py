@@ -16,6 +16,8 @@ from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.targets.kubernetes.lease import LeaseLock
 
@@ -116,10 +118,21 @@ class KubernetesTarget(Target):
 
         return observe.status(self.kube, ctx, self.ref(service))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> Result:
-        from ajudaplay.targets.kubernetes import observe
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> Result:
+        from ajudaplay.targets.kubernetes import podlogs
 
-        return observe.logs(self.kube, ctx, self.ref(service), tail, grep)
+        return podlogs.logs(self.kube, ctx, self.ref(service), tail, grep, since, previous)
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> Result:
+        from ajudaplay.targets.kubernetes import copying
+
+        return copying.fetch(self.kube, ctx, self.ref(service), src, dest, shown_dest)
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None, shown_src: str) -> Result:
+        from ajudaplay.targets.kubernetes import copying
+
+        return copying.upload(self.kube, ctx, self.ref(service), src, dest, mode, shown_src)
 
     def config(self, ctx: StepContext, service: str, files: dict[str, bytes], restart: bool) -> Result:
         from ajudaplay.targets.kubernetes import configdata
