@@ -90,6 +90,18 @@ def safe_members(tar: tarfile.TarFile, top: str, what: str) -> list[tarfile.TarI
     return members
 
 
+def complete(data: bytes) -> bool:
+    """The archive ends as tar ends one (whole 512-byte blocks, two zero blocks last) and parses."""
+    if len(data) < 1024 or len(data) % 512 or not data.endswith(b"\0" * 1024):
+        return False
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            tar.getmembers()
+    except tarfile.TarError:
+        return False
+    return True
+
+
 def tar_manifest(data: bytes, top: str, what: str) -> Manifest:
     """Per-member checksums of an archive, computed here (the receiving end)."""
     found: Manifest = {}
@@ -106,11 +118,17 @@ def tar_manifest(data: bytes, top: str, what: str) -> Manifest:
     return found
 
 
+class Truncated(TargetError):
+    """The archive ended early or is garbled: worth one more try (kubectl cp retries the same way)."""
+
+
 def _open(data: bytes, what: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+        tar.getmembers()  # reads the whole index now, so a short archive fails here and not mid-use
+        return tar
     except tarfile.TarError as exc:
-        raise TargetError(f"{what}: the archive received is not a valid tar stream ({exc})") from exc
+        raise Truncated(f"{what}: the archive received is not a complete tar stream ({exc})") from exc
 
 
 def local_manifest(path: Path, top: str) -> Manifest:

@@ -32,6 +32,9 @@ TIMEOUT = 600.0  # seconds for one transfer when the step sets none
 READ_SH = ('cd "$1" 2>/dev/null && [ -e "$2" ] || { [ -L "$1/$2" ] || exit %d; }; '
            'if command -v sha256sum >/dev/null 2>&1; then find "$2" -type f -exec sha256sum {} + >&2 || exit 45; '
            'else echo ajudaplay-no-sha256sum >&2; fi; exec tar cf - "$2"') % MISSING_RC
+# $1 folder, $2 name, $3 offset: the same archive again from byte $3 on (kubectl cp --retries does the same)
+RESUME_SH = 'cd "$1" && tar cf - "$2" | tail -c +"$3"'
+RETRIES = 5  # an exec stream can end before all of its output arrived (kubernetes/kubernetes#60140)
 # $1 folder, $2 name, $3 length: extract exactly $3 bytes of stdin, then the sums of what arrived
 STAGE_SH = ('[ -d "$1" ] || { echo "no such folder: $1" >&2; exit %d; }; cd "$1" && '
             'head -c "$3" | tar xf - && '
@@ -65,11 +68,27 @@ class PodFiles:
             return None
         if done.rc != 0:
             raise self._fail(f"reading {path}", done)
+        data = self._resume(folder or "/", name or ".", done.stdout)
         text = done.stderr.decode("utf-8", "replace")
         if "ajudaplay-no-sha256sum" in text:
             self.warnings.append(f"{self.where} has no sha256sum: the sending side's checksums were not compared")
-            return copying.Archive(done.stdout)
-        return copying.Archive(done.stdout, sent_files=copying.parse_sums(text))
+            return copying.Archive(data)
+        return copying.Archive(data, sent_files=copying.parse_sums(text))
+
+    def _resume(self, folder: str, name: str, data: bytes) -> bytes:
+        """Complete an archive whose stream ended early by asking for the rest (the bytes are the same:
+        tar of unchanged files is deterministic, and the checksums catch it when they are not)."""
+        for _ in range(RETRIES):
+            if copying.complete(data):
+                return data
+            more = self._sh(RESUME_SH, folder, name, str(len(data) + 1))
+            if more.rc != 0:
+                raise self._fail(f"reading {posixpath.join(folder, name)} again", more)
+            data += more.stdout
+        if copying.complete(data):
+            return data
+        raise copying.Truncated(f"copy in {self.where}: the archive of {posixpath.join(folder, name)} was still "
+                                f"incomplete after {RETRIES} resumed reads ({len(data)} bytes)")
 
     def stage(self, folder: str, final: str, build: Callable[[str], bytes]) -> tuple[str, copying.Manifest]:
         name = copying.staging_name(final)
