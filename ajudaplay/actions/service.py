@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from ajudaplay.actions import files
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.durations import since_seconds
 from ajudaplay.envfile import parse_env
 from ajudaplay.errors import InvalidInput, TargetError
 
@@ -51,6 +53,7 @@ def register(registry: Registry) -> None:
         ("exec", run_exec, "Run a command inside a service."),
     ):
         registry.register(ActionSpec(name, fn, description=text))
+    files.register(registry)  # fetch, upload
 
 
 # argument helpers ------------------------------------------------------------------
@@ -299,7 +302,7 @@ def run_certificate(ctx: ActionContext, args: Any) -> Result:
 
 
 def run_logs(ctx: ActionContext, args: Any) -> Result:
-    """logs: {service, tail, grep}."""
+    """logs: {service, tail, grep, since, previous}."""
     a = _args("logs", args)
     service = _service("logs", a)
     tail = _int("logs", a, "tail", 1) or DEFAULT_TAIL
@@ -309,7 +312,10 @@ def run_logs(ctx: ActionContext, args: Any) -> Result:
             re.compile(str(grep))
         except re.error as exc:
             raise TargetError(f"logs.grep: {grep!r} is not a valid regular expression: {exc}") from exc
-    return _call(ctx.target.logs, ctx.step, service, tail, None if grep is None else str(grep))
+    since, previous = since_seconds(a.get("since")), _bool("logs", a, "previous", False)
+    extra: dict[str, Any] = {k: v for k, v in (("since", since), ("previous", previous)) if v}  # only what is given
+    run = functools.partial(ctx.target.logs, **extra)
+    return _call(run, ctx.step, service, tail, None if grep is None else str(grep))
 
 
 def run_exec(ctx: ActionContext, args: Any) -> Result:
