@@ -154,3 +154,37 @@ def test_exec_timeout_and_ctrl_c_stop_the_process_in_the_container(project: Proj
         box.exec(ctx, "api", ["sleep", "1233"])
     assert "sleep 1233" not in _top(project)
     assert box.exec(step(), "api", "echo still-fine").data["stdout"] == "still-fine\n"
+
+
+def test_playbook_upload_fetch_logs_register_and_bad_input(project: Project, tmp_path: Path) -> None:
+    """Through `ajudaplay run`: the schemas, the actions, the registered data; bad values are clear errors."""
+    import json
+
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(blob())
+    sha = hashlib.sha256(payload.read_bytes()).hexdigest()
+    playbook = tmp_path / "files.yml"
+    playbook.write_text(json.dumps([{"name": "files", "hosts": "box", "tasks": [
+        {"name": "up", "upload": {"service": "api", "src": "payload.bin", "dest": "/tmp/", "mode": "0600"},
+         "register": "up"},
+        {"name": "down", "fetch": {"service": "api", "src": "/tmp/payload.bin", "dest": "back.bin"}, "register": "down"},
+        {"name": "recent", "logs": {"service": "api", "since": "1h", "tail": 5, "previous": False}, "register": "recent"},
+        {"name": "check", "assert": {"that": [
+            f"up.sha256 == '{sha}'", "up.dest == '/tmp/payload.bin'",
+            "down.sha256 == up.sha256", f"down.size == {payload.stat().st_size}", "recent.count >= 1"]}},
+    ]}]))
+    done = project.run(str(playbook))
+    assert done.rc == 0, done.text
+    assert done.results("up")[0]["changed"] is True and done.results("down")[0]["changed"] is True
+    assert (tmp_path / "back.bin").read_bytes() == payload.read_bytes()
+    check = project.run(str(playbook), "--check")
+    assert check.rc == 0, check.text
+    [up] = check.results("up")
+    assert up["changed"] is False  # same content and mode already there
+    for task, message in (({"logs": {"service": "api", "since": "ten minutes"}}, "logs.since: 'ten minutes' is not a duration"),
+                          ({"fetch": {"service": "api", "src": "tmp/x", "dest": "x"}}, "must be an absolute path"),
+                          ({"upload": {"service": "api", "src": "nope.bin", "dest": "/tmp/"}}, "no such file or folder on the controller")):
+        bad = tmp_path / "bad.yml"
+        bad.write_text(json.dumps([{"name": "bad", "hosts": "box", "tasks": [{"name": "bad", **task}]}]))
+        failed = project.run(str(bad))
+        assert failed.rc != 0 and message in failed.text and "Traceback" not in failed.text, failed.text
