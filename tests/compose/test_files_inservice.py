@@ -188,3 +188,20 @@ def test_playbook_upload_fetch_logs_register_and_bad_input(project: Project, tmp
         bad.write_text(json.dumps([{"name": "bad", "hosts": "box", "tasks": [{"name": "bad", **task}]}]))
         failed = project.run(str(bad))
         assert failed.rc != 0 and message in failed.text and "Traceback" not in failed.text, failed.text
+
+
+def test_a_full_disk_on_the_controller_is_a_clear_error_and_leaves_nothing(project: Project, box: ComposeTarget,
+                                                                          tmp_path: Path) -> None:
+    """fetch into a 64 KiB tmpfs (a real ENOSPC): the step says so and no partial file or staging folder stays."""
+    src = tmp_path / "big.bin"
+    src.write_bytes(blob())
+    assert box.upload(step(), "api", src, "/tmp/big.bin", None, "big.bin").changed
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    try:
+        with pytest.raises(TargetError, match="No space left on device.*the controller's disk is full"):
+            box.fetch(step(), "api", "/tmp/big.bin", small / "big.bin", str(small / "big.bin"))
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "--lazy", str(small)], check=True)  # lazy: a scanner of /tmp may hold it a moment
