@@ -42,6 +42,8 @@ def _controller(ctx: ActionContext, value: str) -> Path:
 def _container_path(action: str, key: str, value: str) -> str:
     if not value.startswith("/"):
         raise TargetError(f"{action}.{key}: {value!r} must be an absolute path in the container (e.g. /var/backups/db.dump)")
+    if not value.strip("/"):
+        raise TargetError(f"{action}.{key}: {value!r} names no file or folder (the whole filesystem is not copied)")
     if ".." in value.split("/"):
         raise TargetError(f"{action}.{key}: {value!r} must not contain '..'")
     return value

@@ -179,6 +179,11 @@ def files_only(manifest: Manifest) -> Manifest:
     return {k: v for k, v in manifest.items() if v != "dir"}
 
 
+def regular(manifest: Manifest) -> Manifest:
+    """Regular files only: what `sha256sum` can vouch for on the other side (links are not followed)."""
+    return {k: v for k, v in manifest.items() if v != "dir" and not v.startswith("link:")}
+
+
 def summary(manifest: Manifest) -> tuple[int, str]:
     """(number of files, sha256): a file's own sha256, or for a folder the sha256 of its sorted listing."""
     files = files_only(manifest)
@@ -195,7 +200,7 @@ def relative(manifest: Manifest) -> Manifest:
 
 def compare(sent: Manifest, received: Manifest, what: str) -> None:
     """Fail loudly when a single byte differs between both ends."""
-    a, b = files_only(relative(sent)), files_only(relative(received))
+    a, b = regular(relative(sent)), regular(relative(received))
     if a != b:
         bad = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
         raise TargetError(f"{what}: checksum mismatch between what was sent and what was received "

@@ -66,13 +66,16 @@ def test_binary_file_and_folder_round_trip(node_cluster: NodeCluster, node_targe
     files = {"a.bin": _blob(), "sub/b.txt": b"hello\n", "sub/z": b"\0" * 4096}
     for name, content in files.items():
         (tree / name).write_bytes(content)
+    (tree / "link").symlink_to("sub/b.txt")  # a link travels as a link
     folder = node_target.upload(step(), "api", tree, "/tmp/", None, "tree")
-    assert folder.changed and folder.data["dest"] == "/tmp/tree" and folder.data["files"] == 3, folder.msg
+    assert folder.changed and folder.data["dest"] == "/tmp/tree" and folder.data["files"] == 4, folder.msg
     assert all(_cat(node_cluster, pod, f"/tmp/tree/{n}") == c for n, c in files.items())
     out = tmp_path / "copy"
     fetched = node_target.fetch(step(), "api", "/tmp/tree", out, str(out))
     assert fetched.data["sha256"] == folder.data["sha256"]
-    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file() and not p.is_symlink()} == files
+    assert os.readlink(out / "link") == "sub/b.txt"
+    assert node_cluster.kubectl("exec", pod, "--", "readlink", "/tmp/tree/link").stdout.strip() == "sub/b.txt"
     assert [p.name for p in tmp_path.iterdir() if "ajudaplay" in p.name] == []
 
 
