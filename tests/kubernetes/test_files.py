@@ -200,3 +200,39 @@ def test_timeout_and_ctrl_c_stop_the_command_in_the_pod(node_cluster: NodeCluste
     assert "stopped in the container" in str(stopped.value)
     ok = node_target.exec(step(), "api", ["sh", "-c", "echo $0 $1", "a", "b"])
     assert ok.data["stdout"] == "a b\n" and ok.data["cmd"] == "sh -c 'echo $0 $1' a b" and not ok.warnings
+
+
+NO_SHELL_IMAGE = "ajudaplay-test/nosh:v1"
+
+
+def _build_no_shell_image() -> None:
+    """busybox with only `sleep` and `cat` linked: an image without `sh`, built locally (docker import)."""
+    import shutil
+    import tempfile
+
+    if subprocess.run(["docker", "image", "inspect", NO_SHELL_IMAGE], capture_output=True).returncode == 0:
+        return
+    root = Path(tempfile.mkdtemp())
+    try:
+        (root / "bin").mkdir()
+        shutil.copy(os.environ.get("BUSYBOX", "/bin/busybox"), root / "bin" / "busybox")
+        for applet in ("sleep", "cat"):
+            (root / "bin" / applet).symlink_to("busybox")
+        archive = subprocess.run(["tar", "-C", str(root), "--numeric-owner", "--owner=0", "--group=0", "-c", "."],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["docker", "import", "--change", 'CMD ["/bin/sleep", "3600"]', "-", NO_SHELL_IMAGE],
+                       input=archive, capture_output=True, check=True, timeout=120)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_image_without_sh_runs_the_command_unwrapped_with_a_warning(node_cluster: NodeCluster,
+                                                                       node_target: KubernetesTarget) -> None:
+    _build_no_shell_image()
+    manifest = real_deployment_manifest("api", NO_SHELL_IMAGE, replicas=1, deadline=600)
+    manifest["spec"]["template"]["spec"]["containers"][0].pop("readinessProbe")
+    node_cluster.apply(manifest)
+    node_cluster.kubectl("rollout", "status", "deployment/api", "--timeout=90s")
+    result = node_target.exec(step(), "api", ["cat", "/proc/self/cmdline"])
+    assert not result.failed and result.data["stdout"] == "cat\0/proc/self/cmdline\0", result.msg
+    assert [w for w in result.warnings if "has no `sh`" in w and "leave the command running" in w] == result.warnings != []

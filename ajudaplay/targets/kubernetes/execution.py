@@ -81,7 +81,8 @@ def _run(kube: Kube, ctx: StepContext, pod: str, container: str, argv: list[str]
 
     marker = new_marker()
     result = _stream(kube, ctx, pod, container, podexec.wrap(argv, marker), stdin, marker)
-    if podexec.no_shell(podexec.Finished(result["rc"], result["stdout"].encode(), b"", result.get("error", ""))):
+    tried = podexec.Finished(result["rc"], result["stdout"].encode(), result["stderr"].encode(), result.get("error", ""))
+    if podexec.no_shell(tried):
         result = _stream(kube, ctx, pod, container, argv, stdin, None)
         result["warning"] = (f"pod {pod}: the image has no `sh`, so this exec could not be wrapped: "
                              "Ctrl-C or a timeout would leave the command running in the container")

@@ -54,7 +54,8 @@ def wrap(argv: list[str], marker: str) -> list[str]:
 
 def no_shell(done: Finished) -> bool:
     """The wrapped command never started because the image has no `sh`."""
-    return done.rc in (126, 127) and '"sh"' in done.error and not done.stdout
+    text = f"{done.error}\n{done.stdout.decode('utf-8', 'replace')}\n{done.stderr.decode('utf-8', 'replace')}"
+    return done.rc in (126, 127) and 'exec: "sh"' in text  # the runtime's words (dockershim: on stdout)
 
 
 def run(kube: Kube, pod: str, container: str, argv: list[str], *, stdin: bytes | None = None,
