@@ -236,3 +236,31 @@ def test_an_image_without_sh_runs_the_command_unwrapped_with_a_warning(node_clus
     result = node_target.exec(step(), "api", ["cat", "/proc/self/cmdline"])
     assert not result.failed and result.data["stdout"] == "cat\0/proc/self/cmdline\0", result.msg
     assert [w for w in result.warnings if "has no `sh`" in w and "leave the command running" in w] == result.warnings != []
+
+
+def test_upload_fetch_logs_through_a_playbook(node_cluster: NodeCluster, tmp_path: Path) -> None:
+    """Through `ajudaplay run` on real pods: schemas, actions, registered data, check mode copies nothing."""
+    import yaml
+
+    from tests.kubernetes.test_playbooks_e2e import ajudaplay, write_inventory
+
+    node_cluster.deployment("api", API_V1, replicas=1)
+    pod = _pod(node_cluster)
+    data = _blob()
+    (tmp_path / "payload.bin").write_bytes(data)
+    inv = write_inventory(tmp_path / "inv.yml", node_cluster.kubeconfig, node_cluster.namespace)
+    playbook = tmp_path / "files.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "files", "hosts": "all", "tasks": [
+        {"name": "up", "upload": {"service": "api", "src": "payload.bin", "dest": "/tmp/"}, "register": "up"},
+        {"name": "down", "fetch": {"service": "api", "src": "/tmp/payload.bin", "dest": "got/"}, "register": "down"},
+        {"name": "recent", "logs": {"service": "api", "since": "10m", "grep": "listening"}, "register": "recent"},
+        {"name": "check", "assert": {"that": [
+            f"up.sha256 == '{hashlib.sha256(data).hexdigest()}'", "down.sha256 == up.sha256",
+            f"recent.lines == ['{pod} api v1 listening on :8080']"]}}]}]))
+    (tmp_path / "got").mkdir()
+    check = ajudaplay("run", str(playbook), "-i", str(inv), "--no-journal", "--check", cwd=tmp_path)
+    assert node_cluster.kubectl("exec", pod, "--", "ls", "/tmp").stdout.strip() == "", check.stdout + check.stderr
+    assert not (tmp_path / "got" / "payload.bin").exists()
+    proc = ajudaplay("run", str(playbook), "-i", str(inv), "--no-journal", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "got" / "payload.bin").read_bytes() == data == _cat(node_cluster, pod, "/tmp/payload.bin")
