@@ -235,8 +235,25 @@ class CertificateOutcome(Outcome):
 class LogLines(Outcome):
     VERB: ClassVar[str] = "logs"
     service: str
-    lines: list[str]
+    lines: list[str]  # each prefixed with its pod's (Compose: container's) name
     count: int
+    previous: bool = False  # the last terminated container's lines (kubectl logs --previous)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOutcome(Outcome):
+    VERB: ClassVar[str] = "fetch"
+    src: str
+    dest: str
+    size: int  # bytes of file content
+    sha256: str  # of the content (one file: its own; a folder: of its manifest)
+    files: int
+    where: str  # the pod or container it came from
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadOutcome(FetchOutcome):
+    VERB: ClassVar[str] = "upload"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,5 +292,5 @@ def to_result(outcome: O) -> VerbResult[O]:
 
 VERBS: tuple[type[Outcome], ...] = (
     DeployOutcome, RollbackOutcome, RevisionList, ScaleOutcome, RestartOutcome, ServiceStatus,
-    ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, UsageOutcome, ExecOutcome,
+    ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, FetchOutcome, UploadOutcome, UsageOutcome, ExecOutcome,
 )

@@ -33,7 +33,7 @@ def _rows() -> dict[str, tuple[str, list[str]]]:
     for line in _section().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 5 and cells[0].startswith("`"):
-            rows[cells[0].strip("`")] = (cells[1].strip("`"), re.findall(r"`([a-z_]+)`", cells[2]))
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), re.findall(r"`([a-z_0-9]+)`", cells[2]))
     return rows
 
 

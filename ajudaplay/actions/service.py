@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ajudaplay.actions import files
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.durations import since_seconds
 from ajudaplay.actions.known_secrets import given_secrets
 from ajudaplay.envfile import parse_env
 from ajudaplay.errors import InvalidInput, TargetError
@@ -53,6 +55,7 @@ def register(registry: Registry) -> None:
         ("exec", run_exec, "Run a command inside a service."),
     ):
         registry.register(ActionSpec(name, fn, description=text))
+    files.register(registry)  # fetch, upload
 
 
 # argument helpers ------------------------------------------------------------------
@@ -308,7 +311,7 @@ def run_certificate(ctx: ActionContext, args: Any) -> Result:
 
 
 def run_logs(ctx: ActionContext, args: Any) -> Result:
-    """logs: {service, tail, grep}."""
+    """logs: {service, tail, grep, since, previous}."""
     a = _args("logs", args)
     service = _service("logs", a)
     tail = _int("logs", a, "tail", 1) or DEFAULT_TAIL
@@ -318,7 +321,10 @@ def run_logs(ctx: ActionContext, args: Any) -> Result:
             re.compile(str(grep))
         except re.error as exc:
             raise TargetError(f"logs.grep: {grep!r} is not a valid regular expression: {exc}") from exc
-    return _call(_ops(ctx, "logs").logs, ctx.step, service, tail, None if grep is None else str(grep))
+    since, previous = since_seconds(a.get("since")), _bool("logs", a, "previous", False)
+    extra: dict[str, Any] = {k: v for k, v in (("since", since), ("previous", previous)) if v}  # only what is given
+    run = functools.partial(_ops(ctx, "logs").logs, **extra)
+    return _call(run, ctx.step, service, tail, None if grep is None else str(grep))
 
 
 def run_usage(ctx: ActionContext, args: Any) -> Result:

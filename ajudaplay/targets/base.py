@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.outcomes import (
-        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome,
-        RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, FetchOutcome, LogLines, RestartOutcome,
+        RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UploadOutcome, UsageOutcome,
     )
 
 __all__ = [
@@ -157,8 +157,20 @@ class ServiceOps(Protocol):
         """Install, renew or restore a TLS certificate; check its expiry."""
 
     @abstractmethod
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
-        """The service's last `tail` log lines, optionally filtered by a regex."""
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> VerbResult[LogLines]:
+        """The last `tail` lines per pod/container, filtered by a regex; `since`: of the last N seconds only;
+        `previous`: of the last terminated container."""
+
+    @abstractmethod
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> VerbResult[FetchOutcome]:
+        """Copy `src` (a file or folder in the service's container) to `dest` on the controller
+        (`shown_dest` is dest as written: a trailing '/' means into that folder)."""
+
+    @abstractmethod
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None,
+               shown_src: str) -> VerbResult[UploadOutcome]:
+        """Copy the controller's `src` (file or folder) to `dest` in the service's container."""
 
     @abstractmethod
     def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
@@ -284,8 +296,16 @@ class Target:
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
         raise self._lacks(ServiceOps, "certificate")
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> VerbResult[LogLines]:
         raise self._lacks(ServiceOps, "logs")
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> VerbResult[FetchOutcome]:
+        raise self._lacks(ServiceOps, "fetch")
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None,
+               shown_src: str) -> VerbResult[UploadOutcome]:
+        raise self._lacks(ServiceOps, "upload")
 
     def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
         raise self._lacks(ServiceOps, "usage")

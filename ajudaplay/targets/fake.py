@@ -17,7 +17,9 @@ Deploy changes only when the image differs; revisions are kept in memory.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import posixpath
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
 from ajudaplay.locks import LockHolder
 from ajudaplay.outcomes import (
-    CertificateOutcome, Change, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, Replicas, RestartOutcome,
-    Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
-    to_result,
+    CertificateOutcome, Change, ConfigOutcome, DeployOutcome, ExecOutcome, FetchOutcome, LogLines, Replicas,
+    RestartOutcome, Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus,
+    UploadOutcome, UsageOutcome, to_result,
 )
 from ajudaplay.targets.base import Lockable, ServiceOps, Target
 
@@ -57,6 +59,7 @@ class _Service:
     replicas: int = 1
     config: dict[str, bytes] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # what `upload` put into the service, by path
     restarts: int = 0
 
     @property
@@ -286,14 +289,51 @@ class FakeTarget(ServiceOps, Lockable, Target):
         self._record("certificate", ctx, started, name=request.name, renew=request.renew)
         return to_result(CertificateOutcome(changed=request.renew, name=request.name))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> VerbResult[LogLines]:
         started = self._work("logs", ctx, service=service)
         self._service(service)
         lines = [f"{service} line {i}" for i in range(1, tail + 1)]
         if grep:
             lines = [ln for ln in lines if grep in ln]
         self._record("logs", ctx, started, service=service, tail=tail)
-        return to_result(LogLines(service=service, lines=lines, count=len(lines)))
+        return to_result(LogLines(service=service, lines=[] if previous else lines, count=0 if previous else len(lines),
+                                  previous=previous))
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> VerbResult[FetchOutcome]:
+        """A file an earlier `upload` put in the service (kept in memory), written to `dest` (temp name, rename)."""
+        started = self._work("fetch", ctx, service=service, src=src)
+        svc = self._service(service)
+        if src not in svc.files:
+            raise TargetError(f"fetch: {src} does not exist in {service} on {self.name} (the fake holds: "
+                              f"{', '.join(sorted(svc.files)) or 'no files'})")
+        content = svc.files[src]
+        dest = dest / posixpath.basename(src) if shown_dest.endswith("/") else dest
+        changed = not dest.is_file() or dest.read_bytes() != content
+        if changed and not ctx.check:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staged = dest.with_name(f".{dest.name}.ajudaplay-tmp")
+            staged.write_bytes(content)
+            staged.replace(dest)
+        self._record("fetch", ctx, started, service=service, src=src)
+        return to_result(FetchOutcome(changed=changed, src=src, dest=str(dest), size=len(content),
+                                      sha256=hashlib.sha256(content).hexdigest(), files=1, where=f"{service}-1"))
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None,
+               shown_src: str) -> VerbResult[UploadOutcome]:
+        """A controller file kept in memory under `dest` (the fake copies single files only)."""
+        started = self._work("upload", ctx, service=service, dest=dest)
+        svc = self._service(service)
+        if not src.is_file():
+            raise TargetError(f"upload: {shown_src} is not a file (the fake target copies single files only)")
+        content = src.read_bytes()
+        dest = posixpath.join(dest, src.name) if dest.endswith("/") else dest
+        changed = svc.files.get(dest) != content
+        if changed and not ctx.check:
+            svc.files[dest] = content
+        self._record("upload", ctx, started, service=service, dest=dest)
+        return to_result(UploadOutcome(changed=changed, src=shown_src, dest=dest, size=len(content),
+                                       sha256=hashlib.sha256(content).hexdigest(), files=1, where=f"{service}-1"))
 
     def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
         """One row per replica, all zero: the fake runs nothing (the shape is targets/usage.py's)."""

@@ -14,7 +14,7 @@ import shlex
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ajudaplay.errors import TargetError
-from ajudaplay.outcomes import Outcome, to_result
+from ajudaplay.outcomes import FetchOutcome, LogLines, Outcome, UploadOutcome, to_result
 from ajudaplay.targets.base import ServiceOps
 from ajudaplay.targets.compose import files as filesets
 from ajudaplay.targets.compose import ops, reconcile, rollout
@@ -24,10 +24,12 @@ from ajudaplay.targets.compose.settings import ComposeSettings
 from ajudaplay.targets.host import HostTarget
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.locks import LockHolder
     from ajudaplay.outcomes import (
-        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, RestartOutcome, RevisionList,
         RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
     )
     from ajudaplay.targets.base import CertificateRequest, StepContext
@@ -137,8 +139,25 @@ class ComposeTarget(ServiceOps, HostTarget):
     def certificate(self, ctx: StepContext, request: CertificateRequest) -> VerbResult[CertificateOutcome]:
         return to_result(filesets.certificate(self.session(ctx), ctx, request))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
-        return self._act(ctx, service, lambda sess, svc: ops.logs(sess, ctx, svc, tail, grep))
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> VerbResult[LogLines]:
+        from ajudaplay.targets.compose import logs
+
+        return self._act(ctx, service, lambda sess, svc: LogLines.gathered(
+            logs.logs(sess, ctx, svc, tail, grep, since, previous)))
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> VerbResult[FetchOutcome]:
+        from ajudaplay.targets.compose import copying
+
+        return self._act(ctx, service, lambda sess, svc: FetchOutcome.gathered(
+            copying.fetch(sess, ctx, svc, src, dest, shown_dest)))
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None,
+               shown_src: str) -> VerbResult[UploadOutcome]:
+        from ajudaplay.targets.compose import copying
+
+        return self._act(ctx, service, lambda sess, svc: UploadOutcome.gathered(
+            copying.upload(sess, ctx, svc, src, dest, mode, shown_src)))
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:

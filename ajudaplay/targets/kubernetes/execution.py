@@ -3,7 +3,10 @@
 stdout and stderr arrive on their own channels; the exit code comes from the
 status channel (v4.channel.k8s.io: a Status object, `NonZeroExitCode` with an
 `ExitCode` cause). One Ready pod by default, or every Ready pod (`pod: all`).
-Ctrl-C (ctx.cancel) and the step timeout close the stream.
+Ctrl-C (ctx.cancel) and the step timeout close the stream and stop the
+command in the container (podexec.py: it runs under `sh` with a marker in its
+environment; an image without `sh` runs it unwrapped, with a warning that it
+cannot be stopped).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def exec_(kube: Kube, ctx: StepContext, ref: ServiceRef, command: list[str] | st
     name = container or pick_container(deployment, ref, kube.target)
     pods = _choose(list_pods(kube, deployment), pod, ref)
     runs = [dict(_run(kube, ctx, p, name, argv, stdin), cmd=shown, pod=p, container=name) for p in pods]
+    warnings = [str(r.pop("warning")) for r in runs if "warning" in r]
     failed = [r for r in runs if r["rc"] != 0]
     if pod == "all":
         data: dict[str, Any] = {"rc": failed[0]["rc"] if failed else 0, "cmd": shown, "pods": runs,
@@ -48,9 +52,9 @@ def exec_(kube: Kube, ctx: StepContext, ref: ServiceRef, command: list[str] | st
     if failed:
         first = failed[0]
         detail = (first.get("error") or first["stderr"] or first["stdout"]).strip()[-500:]
-        return ExecOutcome.of(data, changed=True, failed=True,
+        return ExecOutcome.of(data, changed=True, failed=True, warnings=warnings,
                               msg=f"{shown} exited {first['rc']} in pod {first['pod']}: {detail}")
-    return ExecOutcome.of(data, changed=True, msg=str(data["stdout"]).strip()[-2000:])
+    return ExecOutcome.of(data, changed=True, warnings=warnings, msg=str(data["stdout"]).strip()[-2000:])
 
 
 def _choose(pods: list[JSON], wanted: str | None, ref: ServiceRef) -> list[str]:
@@ -74,11 +78,39 @@ def _choose(pods: list[JSON], wanted: str | None, ref: ServiceRef) -> list[str]:
 
 
 def _run(kube: Kube, ctx: StepContext, pod: str, container: str, argv: list[str], stdin: str | None) -> dict[str, Any]:
-    """One exec stream: collect stdout/stderr until the server closes it, then read the exit status."""
+    """One exec, under the stop wrapper when the image has `sh` (podexec.py)."""
+    from ajudaplay.hosts.stopping import new_marker
+    from ajudaplay.targets.kubernetes import podexec
+
+    marker = new_marker()
+    result = _stream(kube, ctx, pod, container, podexec.wrap(argv, marker), stdin, marker)
+    tried = podexec.Finished(result["rc"], result["stdout"].encode(), result["stderr"].encode(), result.get("error", ""))
+    if podexec.no_shell(tried):
+        result = _stream(kube, ctx, pod, container, argv, stdin, None)
+        result["warning"] = (f"pod {pod}: the image has no `sh`, so this exec could not be wrapped: "
+                             "Ctrl-C or a timeout would leave the command running in the container")
+    return result
+
+
+def _stream(kube: Kube, ctx: StepContext, pod: str, container: str, argv: list[str], stdin: str | None,
+            marker: str | None) -> dict[str, Any]:
+    """One exec stream: collect stdout/stderr until the server closes it, then read the exit status.
+    Cancelled or past its deadline, the command is stopped in the container by its marker."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 
+    from ajudaplay.targets.kubernetes import podexec
+
+    def stopped() -> str:
+        ws.close()
+        if marker is None:
+            return "the stream was closed; the command may still run in the container"
+        if podexec.stop(kube, pod, container, marker):
+            return "the command was stopped in the container"
+        return "the stream was closed; the command could not be confirmed stopped in the container"
+
+    shown = shlex.join(argv[4:] if marker is not None else argv)
     core = client.CoreV1Api(kube.api_client)
     try:
         ws = stream(core.connect_get_namespaced_pod_exec, pod, kube.namespace, command=argv, container=container,
@@ -94,10 +126,9 @@ def _run(kube: Kube, ctx: StepContext, pod: str, container: str, argv: list[str]
             _send_stdin(ws, stdin)
         while True:
             if ctx.cancelled():
-                raise Interrupted(f"exec in pod {pod}: interrupted")
+                raise Interrupted(f"exec in pod {pod}: interrupted; {stopped()}")
             if deadline is not None and time.monotonic() > deadline:
-                raise TargetError(f"exec in pod {pod}: {shlex.join(argv)} still running after {ctx.timeout:g}s "
-                                  "(the stream was closed)")
+                raise TargetError(f"exec in pod {pod}: {shown} still running after {ctx.timeout:g}s ({stopped()})")
             ws.update(timeout=POLL)
             out.append(ws.read_channel(STDOUT))
             err.append(ws.read_channel(STDERR))

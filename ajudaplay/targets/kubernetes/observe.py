@@ -1,16 +1,14 @@
-"""Read-only triage: `status` (conditions, replicas, pods, why: diagnosis.py) and `logs` (tail and grep per pod)."""
+"""Read-only triage: `status` (conditions, replicas, pods, why: diagnosis.py); `logs` is podlogs.py."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ajudaplay.errors import TargetError
-from ajudaplay.outcomes import LogLines, ServiceStatus
+from ajudaplay.outcomes import ServiceStatus
 from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.kubernetes import diagnosis
 from ajudaplay.targets.kubernetes.api import JSON, Kube
-from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.objects import list_pods, pick_container, read_deployment, replicas_of, rollout_counts
 from ajudaplay.targets.kubernetes.revisions import container_images, revision_of
 from ajudaplay.targets.kubernetes.rollout import rollout_status
@@ -80,30 +78,3 @@ def status(kube: Kube, ctx: StepContext, ref: ServiceRef) -> ServiceStatus:
         },
     )
 
-
-def logs(kube: Kube, ctx: StepContext, ref: ServiceRef, tail: int, grep: str | None) -> LogLines:
-    """The last `tail` lines of the service container in each pod, filtered by `grep` (a regular expression)."""
-    deployment = read_deployment(kube, ref)
-    container = pick_container(deployment, ref, kube.target)
-    try:
-        pattern = re.compile(grep) if grep else None
-    except re.error:
-        pattern = re.compile(re.escape(grep or ""))
-    per_pod: dict[str, list[str]] = {}
-    warnings: list[str] = []
-    for pod in list_pods(kube, deployment):
-        name = pod["metadata"]["name"]
-        path = kube.ns_path("v1", "pods", name, "log")
-        try:
-            text = kube.text(path, query={"container": container, "tailLines": tail}, what=f"logs of pod {name!r}")
-        except KubeApiError as exc:
-            warnings.append(f"pod {name}: {exc.api_message}")
-            continue
-        lines = [line for line in text.splitlines() if pattern is None or pattern.search(line)]
-        per_pod[name] = lines
-    merged = [f"{pod} {line}" for pod, lines in per_pod.items() for line in lines]
-    return LogLines(
-        msg=f"{len(merged)} lines from {len(per_pod)} pods" + (f" matching {grep!r}" if grep else ""),
-        warnings=warnings, service=ref.service, lines=merged, count=len(merged),
-        extra={"pods": per_pod, "stdout": "\n".join(merged)},
-    )

@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import LockInfo
 from ajudaplay.locks import LockHolder
-from ajudaplay.outcomes import to_result
+from ajudaplay.outcomes import FetchOutcome, LogLines, UploadOutcome, to_result
 from ajudaplay.targets.base import CertificateRequest, Lockable, ServiceOps, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.outcomes import (
-        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, LogLines, RestartOutcome, RevisionList,
+        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, RestartOutcome, RevisionList,
         RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
     )
     from ajudaplay.targets.kubernetes.lease import LeaseLock
@@ -121,10 +123,23 @@ class KubernetesTarget(ServiceOps, Lockable, Target):
 
         return to_result(observe.status(self.kube, ctx, self.ref(service)))
 
-    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None) -> VerbResult[LogLines]:
-        from ajudaplay.targets.kubernetes import observe
+    def logs(self, ctx: StepContext, service: str, tail: int, grep: str | None, *, since: int | None = None,
+             previous: bool = False) -> VerbResult[LogLines]:
+        from ajudaplay.targets.kubernetes import podlogs
 
-        return to_result(observe.logs(self.kube, ctx, self.ref(service), tail, grep))
+        return to_result(LogLines.gathered(podlogs.logs(self.kube, ctx, self.ref(service), tail, grep, since, previous)))
+
+    def fetch(self, ctx: StepContext, service: str, src: str, dest: Path, shown_dest: str) -> VerbResult[FetchOutcome]:
+        from ajudaplay.targets.kubernetes import copying
+
+        return to_result(FetchOutcome.gathered(copying.fetch(self.kube, ctx, self.ref(service), src, dest, shown_dest)))
+
+    def upload(self, ctx: StepContext, service: str, src: Path, dest: str, mode: int | None,
+               shown_src: str) -> VerbResult[UploadOutcome]:
+        from ajudaplay.targets.kubernetes import copying
+
+        return to_result(UploadOutcome.gathered(
+            copying.upload(self.kube, ctx, self.ref(service), src, dest, mode, shown_src)))
 
     def usage(self, ctx: StepContext, service: str) -> VerbResult[UsageOutcome]:
         from ajudaplay.targets.kubernetes import usage

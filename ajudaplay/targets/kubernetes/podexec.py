@@ -1,0 +1,111 @@
+"""A byte-exact exec in one pod (the pods/exec subresource), and stopping what an exec started.
+
+The `exec` action's stream (execution.py) is text; copying files (copying.py)
+needs bytes both ways, so this one runs the websocket in binary mode. The
+exit code comes from the status channel as there (execution._exit_code).
+
+Stopping: closing an exec stream does not signal the process in the
+container (the kubelet's exec session just loses its client), so a command
+that may have to be stopped runs under `sh -c` with `AJUDAPLAY_CMD=<marker>`
+exported, and `stop()` runs, in a second exec, the container stop script
+(targets/stopping.py, the SSH hosts' one made busybox-safe): SIGTERM, then SIGKILL, to every process
+whose environment holds the marker, children and daemons included. That
+needs `sh`, `tr` and `grep` in the image; without `sh` the command runs
+unwrapped and the caller warns that it cannot be stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ajudaplay.errors import Interrupted, TargetError
+from ajudaplay.hosts.base import MARKER_VAR
+from ajudaplay.hosts.stopping import KILL_GRACE
+from ajudaplay.targets.stopping import container_stop_script
+
+if TYPE_CHECKING:
+    import threading
+
+    from ajudaplay.targets.kubernetes.api import Kube
+
+POLL = 0.2
+STDIN, STDOUT, STDERR, STATUS = 0, 1, 2, 3
+CHUNK = 1 << 16
+STOP_DEADLINE = 2 * KILL_GRACE + 10
+WRAPPER = f'{MARKER_VAR}="$0"; export {MARKER_VAR}; exec "$@"'
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One exec's outcome, bytes as sent."""
+
+    rc: int
+    stdout: bytes
+    stderr: bytes
+    error: str = ""  # the status channel's message when the command could not run or failed
+
+
+def wrap(argv: list[str], marker: str) -> list[str]:
+    """argv run under sh with the marker in its environment (and so in every process it starts)."""
+    return ["sh", "-c", WRAPPER, marker, *argv]
+
+
+def no_shell(done: Finished) -> bool:
+    """The wrapped command never started because the image has no `sh`."""
+    text = f"{done.error}\n{done.stdout.decode('utf-8', 'replace')}\n{done.stderr.decode('utf-8', 'replace')}"
+    return done.rc in (126, 127) and 'exec: "sh"' in text  # the runtime's words (dockershim: on stdout)
+
+
+def run(kube: Kube, pod: str, container: str, argv: list[str], *, stdin: bytes | None = None,
+        timeout: float | None = None, cancel: threading.Event | None = None, what: str = "exec") -> Finished:
+    """Run argv in the pod; raises Interrupted on `cancel`, TargetError past `timeout` (the stream is closed)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    from ajudaplay.targets.kubernetes.execution import _exit_code
+
+    core = client.CoreV1Api(kube.api_client)
+    try:
+        ws = stream(core.connect_get_namespaced_pod_exec, pod, kube.namespace, command=argv, container=container,
+                    stdin=stdin is not None, stdout=True, stderr=True, tty=False, binary=True,
+                    _preload_content=False)
+    except ApiException as exc:
+        raise TargetError(f"{what}: pod {pod!r} container {container!r}: {exc.reason or exc}") from exc
+    out, err, status = bytearray(), bytearray(), bytearray()
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        if stdin is not None:
+            for start in range(0, len(stdin), CHUNK):
+                ws.write_channel(STDIN, stdin[start:start + CHUNK])
+            if getattr(ws, "subprotocol", None) == "v5.channel.k8s.io":
+                ws.close_channel(STDIN)
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(f"{what}: interrupted")
+            if deadline is not None and time.monotonic() > deadline:
+                raise TargetError(f"{what}: still running after {timeout:g}s in pod {pod}")
+            ws.update(timeout=POLL)
+            out += ws.read_channel(STDOUT)
+            err += ws.read_channel(STDERR)
+            status += ws.read_channel(STATUS)
+            if not ws.is_open():
+                break
+    finally:
+        ws.close()
+    rc, error = _exit_code(status.decode("utf-8", "replace"))
+    return Finished(rc, bytes(out), bytes(err), error)
+
+
+def stop(kube: Kube, pod: str, container: str, marker: str) -> bool:
+    """Stop every process of the pod's container holding `marker`; True when none is left."""
+    try:
+        done = run(kube, pod, container, ["sh", "-c", container_stop_script(marker)], timeout=STOP_DEADLINE,
+                   what=f"stopping the command in pod {pod}")
+    except (TargetError, OSError):
+        return False
+    except Exception:  # noqa: BLE001 - a websocket error while cleaning up must not hide the first error
+        return False
+    return done.rc == 0
