@@ -124,12 +124,20 @@ def _group_signalable(pgid: int) -> bool:
 def remote_stop_script(marker: str) -> str:
     """POSIX sh (dash, busybox) that stops every process holding `marker`; exits 0 when none is left.
 
-    It runs on a channel of its own, with no marker in its own environment.
-    A second look after 0.2 s covers a command whose shell had not forked yet.
+    Used on SSH hosts and inside containers (docker exec, pods/exec). It runs
+    on a channel of its own, with no marker in its own environment. Each
+    /proc/PID/environ is NUL-separated: GNU grep searches them all in one
+    process, but busybox `grep -F` stops comparing at the first NUL, so where
+    grep cannot see past a NUL each environment is turned into lines with `tr`
+    first (one tr and grep per process: slower, so only there). A second look
+    after 0.2 s covers a command whose shell had not forked yet.
     """
     return (
         f"m='{MARKER_VAR}={marker}'\n"
-        "pids() { grep -lsF \"$m\" /proc/[0-9]*/environ 2>/dev/null | sed -n 's,^/proc/\\([0-9]*\\)/environ$,\\1,p'; }\n"
+        "fast=0; printf 'x\\000%s\\n' \"$m\" | grep -qF \"$m\" 2>/dev/null && fast=1\n"
+        "pids() { if [ $fast = 1 ]; then grep -lsF \"$m\" /proc/[0-9]*/environ 2>/dev/null"
+        " | sed -n 's,^/proc/\\([0-9]*\\)/environ$,\\1,p'; else for f in /proc/[0-9]*/environ; do d=${f%/environ}; "
+        "tr '\\000' '\\n' < \"$f\" 2>/dev/null | grep -qxF \"$m\" && echo ${d#/proc/}; done; fi; }\n"
         "p=$(pids); [ -z \"$p\" ] && sleep 0.2 && p=$(pids); [ -z \"$p\" ] && exit 0\n"
         "for sig in TERM KILL; do\n"
         "  kill -$sig $p 2>/dev/null; i=0\n"

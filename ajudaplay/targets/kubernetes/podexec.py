@@ -7,8 +7,8 @@ exit code comes from the status channel as there (execution._exit_code).
 Stopping: closing an exec stream does not signal the process in the
 container (the kubelet's exec session just loses its client), so a command
 that may have to be stopped runs under `sh -c` with `AJUDAPLAY_CMD=<marker>`
-exported, and `stop()` runs, in a second exec, the container stop script
-(targets/stopping.py, the SSH hosts' one made busybox-safe): SIGTERM, then SIGKILL, to every process
+exported, and `stop()` runs, in a second exec, the stop script
+SSH hosts use (hosts/stopping.py, busybox-safe): SIGTERM, then SIGKILL, to every process
 whose environment holds the marker, children and daemons included. That
 needs `sh`, `tr` and `grep` in the image; without `sh` the command runs
 unwrapped and the caller warns that it cannot be stopped.
@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 
 from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.hosts.base import MARKER_VAR
-from ajudaplay.hosts.stopping import KILL_GRACE
-from ajudaplay.targets.stopping import container_stop_script
+from ajudaplay.hosts.stopping import KILL_GRACE, remote_stop_script
 
 if TYPE_CHECKING:
     import threading
@@ -102,7 +101,7 @@ def run(kube: Kube, pod: str, container: str, argv: list[str], *, stdin: bytes |
 def stop(kube: Kube, pod: str, container: str, marker: str) -> bool:
     """Stop every process of the pod's container holding `marker`; True when none is left."""
     try:
-        done = run(kube, pod, container, ["sh", "-c", container_stop_script(marker)], timeout=STOP_DEADLINE,
+        done = run(kube, pod, container, ["sh", "-c", remote_stop_script(marker)], timeout=STOP_DEADLINE,
                    what=f"stopping the command in pod {pod}")
     except (TargetError, OSError):
         return False
