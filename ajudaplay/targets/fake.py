@@ -311,7 +311,8 @@ class FakeTarget(ServiceOps, Lockable, Target):
         dest = dest / posixpath.basename(src) if shown_dest.endswith("/") else dest
         changed = not dest.is_file() or dest.read_bytes() != content
         if changed and not ctx.check:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.parent.is_dir():
+                raise TargetError(f"fetch {src} from {service}-1: the folder {dest.parent} does not exist on the controller")
             staged = dest.with_name(f".{dest.name}.ajudaplay-tmp")
             staged.write_bytes(content)
             staged.replace(dest)

@@ -15,26 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ajudaplay.actions.base import default_registry
-from ajudaplay.engine.events import Event, TaskResult
+from ajudaplay.engine.events import TaskResult
 from ajudaplay.engine.options import RunOptions
 from ajudaplay.engine.run import Runner
 from ajudaplay.inventory.loader import load_inventory
 from ajudaplay.playbook.loader import load_playbook
 from ajudaplay.report.jsonl import event_record
 from tests.conformance.drivers import Mode
-
-
-class _Collector:
-    """Keeps every event the engine emits (after its redactor)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
+from tests.engine.conftest import Collector
 
 
 @dataclass
@@ -71,16 +59,18 @@ def playbook_for(steps: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str,
 
 
 def run_scenario(mode: Mode, name: str, steps: list[tuple[str, str, dict[str, Any]]],
-                 extra_vars: dict[str, Any] | None = None) -> ScenarioRun:
-    """Run the steps as one playbook on `mode`; raises if the engine refuses it before running."""
+                 extra_vars: dict[str, Any] | None = None, files: dict[str, bytes] | None = None) -> ScenarioRun:
+    """Run the steps as one playbook on `mode` (`files` written beside it first); raises if the engine refuses it."""
     folder = mode.workdir / name
     folder.mkdir(parents=True, exist_ok=True)
+    for file_name, content in (files or {}).items():
+        (folder / file_name).write_bytes(content)
     path = folder / "play.yml"
     path.write_text(json.dumps(playbook_for(steps), indent=2))
     registry = default_registry()
     playbook = load_playbook(path, registry)
     inventory = load_inventory(mode.write_inventory())
-    collector = _Collector()
+    collector = Collector()  # every event the engine emits, after its redactor
     options = RunOptions(extra_vars=dict(extra_vars or {}), user="conformance")
     started = time.monotonic()
     summary = Runner(playbook, inventory, registry, options, [collector], make_target=mode.make_target).run()

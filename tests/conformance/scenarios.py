@@ -17,6 +17,8 @@ Arguments may use `{{ v1 }}`, `{{ v2 }}`, `{{ unhealthy }}` and earlier steps' r
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,7 @@ class Scenario:
     xfail: dict[str, str] = field(default_factory=dict)  # mode id or kind -> why it disagrees today
     agree_xfail: dict[str, str] = field(default_factory=dict)  # mode id or kind -> why it differs from the reference
     secret: str = ""  # a value that must appear in no event of the run
+    files: dict[str, bytes] = field(default_factory=dict)  # written beside the playbook first (upload sources)
 
 
 def _s(**extra: Any) -> dict[str, Any]:
@@ -66,6 +69,9 @@ def _s(**extra: Any) -> dict[str, Any]:
 
 
 FAKE_EXEC = "the fake target is a test double that runs no command: its exec answers 'ran: ...' with rc 0"
+
+PAYLOAD = bytes(range(256)) * 64
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 SCENARIOS: tuple[Scenario, ...] = (
     # start: revision 1 runs v1, one replica
@@ -139,6 +145,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("usage", (
         Step("u", "usage", _s(), "ok", shapes.USAGE),
     )),
+    Scenario("upload-and-fetch", (  # binary content (every byte value, NUL included) in, then out again
+        Step("up", "upload", _s(src="payload.bin", dest="/tmp/payload.bin"), "changed", shapes.COPY,
+             {"sha256": PAYLOAD_SHA, "size": len(PAYLOAD), "files": 1}),
+        Step("up_again", "upload", _s(src="payload.bin", dest="/tmp/payload.bin"), "ok", shapes.COPY),
+        Step("down", "fetch", _s(src="/tmp/payload.bin", dest="fetched.bin"), "changed", shapes.COPY,
+             {"sha256": PAYLOAD_SHA, "files": 1}),
+        Step("down_again", "fetch", _s(src="/tmp/payload.bin", dest="fetched.bin"), "ok", shapes.COPY),
+        Step("missing", "fetch", _s(src="/tmp/no-such-file", dest="fetched.bin"), "failed"),
+        Step("no_folder", "fetch", _s(src="/tmp/payload.bin", dest="no-such-folder/"), "failed"),
+    ), files={"payload.bin": PAYLOAD}),
     Scenario("logs", (
         Step("l", "logs", _s(tail=5), "ok", shapes.LOGS),
     )),

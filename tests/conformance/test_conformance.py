@@ -91,7 +91,7 @@ def test_scenario(mode: Mode, scenario: Scenario) -> None:
     """xfail marks (scenario.xfail) are added at collection: conftest.py pytest_collection_modifyitems."""
     steps = [(s.id, s.action, s.args) for s in scenario.steps]
     with TIMES.measure(mode.id, scenario.name):
-        run = run_scenario(mode, scenario.name, steps, VARS)
+        run = run_scenario(mode, scenario.name, steps, VARS, scenario.files)
     results.record(mode, scenario, run)
     problems = _problems(mode, scenario, run)
     assert not problems, f"{mode.id} / {scenario.name}:\n  " + "\n  ".join(problems)
