@@ -48,6 +48,11 @@ def api_id(project: Project) -> str:
     return str(project.containers("api")[0]["Id"])
 
 
+# What does not depend on how the archive travels runs on the local host only (CI time):
+# the SSH hop is covered by the round trips, the stopped container and the stop tests.
+LOCAL_ONLY = pytest.mark.parametrize("project", ["local"], indirect=True)
+
+
 def blob() -> bytes:
     return os.urandom(200_000) + b"\0\0\r\n\xff\x00" + bytes(range(256))
 
@@ -110,6 +115,7 @@ def test_fetch_from_a_stopped_container(project: Project, box: ComposeTarget, tm
     assert (tmp_path / "version").read_text() == "v1\n" and "exited" in got.data["where"]
 
 
+@LOCAL_ONLY
 def test_missing_paths_are_clear_errors(project: Project, box: ComposeTarget, tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="no such file or folder in the container: /nope"):
         box.fetch(step(), "api", "/nope", tmp_path / "x", str(tmp_path / "x"))
@@ -121,6 +127,7 @@ def test_missing_paths_are_clear_errors(project: Project, box: ComposeTarget, tm
         box.fetch(step(), "api", "/www/version", tmp_path / "missing" / "v", str(tmp_path / "missing" / "v"))
 
 
+@LOCAL_ONLY
 def test_logs_tail_since_grep_and_previous(project: Project, box: ComposeTarget) -> None:
     cid = api_id(project)
     none = box.logs(step(), "api", 100, None, previous=True)
@@ -157,6 +164,7 @@ def test_exec_timeout_and_ctrl_c_stop_the_process_in_the_container(project: Proj
     assert box.exec(step(), "api", "echo still-fine").data["stdout"] == "still-fine\n"
 
 
+@LOCAL_ONLY
 def test_playbook_upload_fetch_logs_register_and_bad_input(project: Project, tmp_path: Path) -> None:
     """Through `ajudaplay run`: the schemas, the actions, the registered data; bad values are clear errors."""
     import json
@@ -191,6 +199,7 @@ def test_playbook_upload_fetch_logs_register_and_bad_input(project: Project, tmp
         assert failed.rc != 0 and message in failed.text and "Traceback" not in failed.text, failed.text
 
 
+@LOCAL_ONLY
 def test_a_full_disk_on_the_controller_is_a_clear_error_and_leaves_nothing(project: Project, box: ComposeTarget,
                                                                           tmp_path: Path) -> None:
     """fetch into a 64 KiB tmpfs (a real ENOSPC): the step says so and no partial file or staging folder stays."""
