@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.compose.conftest import docker_engine, make_project  # noqa: F401 - fixture
+from tests.compose.conftest import Project, docker_engine, make_project  # noqa: F401 - fixture
 from tests.kubernetes.conftest import NodeCluster
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker]
@@ -21,11 +21,9 @@ pytestmark = [pytest.mark.kubernetes, pytest.mark.docker]
 V1, V2 = "ajudaplay-test/api:v1", "ajudaplay-test/api:v2"
 
 
-def test_deploy_and_rollback_on_compose_and_kubernetes_in_one_run(
-    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None, node_cluster: NodeCluster
-) -> None:
+def both_modes_project(request: pytest.FixtureRequest, tmp_path: Path, cluster: NodeCluster) -> Project:
+    """A local Compose project (target `box`) and the cluster (target `cluster`), both in group `api`, at api v1."""
     project = make_project(request, tmp_path, "local")
-    cluster = node_cluster
     cluster.deployment("api", V1)
     inv: dict[str, Any] = json.loads(project.inventory.read_text())
     inv["targets"]["cluster"] = {
@@ -34,6 +32,14 @@ def test_deploy_and_rollback_on_compose_and_kubernetes_in_one_run(
     }
     inv["groups"]["api"] = ["box", "cluster"]
     project.inventory.write_text(json.dumps(inv))
+    return project
+
+
+def test_deploy_and_rollback_on_compose_and_kubernetes_in_one_run(
+    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None, node_cluster: NodeCluster
+) -> None:
+    project = both_modes_project(request, tmp_path, node_cluster)
+    cluster = node_cluster
 
     def k8s_image() -> str:
         return str(cluster.get("deployment", "api")["spec"]["template"]["spec"]["containers"][0]["image"])
@@ -88,15 +94,7 @@ def test_deploy_history_and_status_register_the_same_keys_and_types_on_both_mode
 ) -> None:
     from ajudaplay.outcomes import DeployOutcome, Revision, RevisionList, ServiceStatus
 
-    project = make_project(request, tmp_path, "local")
-    node_cluster.deployment("api", V1)
-    inv: dict[str, Any] = json.loads(project.inventory.read_text())
-    inv["targets"]["cluster"] = {
-        "kubernetes": {"kubeconfig": str(node_cluster.kubeconfig), "namespace": node_cluster.namespace},
-        "services": {"api": {"deployment": "api", "container": "api"}},
-    }
-    inv["groups"]["api"] = ["box", "cluster"]
-    project.inventory.write_text(json.dumps(inv))
+    project = both_modes_project(request, tmp_path, node_cluster)
     playbook = tmp_path / "shapes.yml"
     playbook.write_text(SHAPES % V2)
 
