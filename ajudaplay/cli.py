@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence, Te
 from ajudaplay import __version__
 from ajudaplay.errors import AjudaplayError, Diagnostic, InvalidInput, JournalError
 from ajudaplay.exitcodes import ExitCode
+from ajudaplay.state_commands import cmd_history, cmd_show, cmd_unlock, open_journal
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import Registry
@@ -326,7 +327,7 @@ def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], N
     listeners: list[Any] = []
     closers: list[Callable[[], None]] = []
     if not args.no_journal:
-        journal = _open_journal(args.journal)
+        journal = open_journal(args.journal)
         listeners.append(journal.listener())
         closers.append(journal.close)
     if args.output == "json":
@@ -378,76 +379,6 @@ def cmd_schema(args: argparse.Namespace, registry_factory: RegistryFactory) -> i
     json.dump(schema, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
     return int(ExitCode.OK)
-
-
-def _open_journal(path: Path | None) -> Any:
-    from ajudaplay.journal import Journal, default_path
-
-    return Journal.open(path or default_path())
-
-
-def cmd_history(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
-    from ajudaplay.report.history import print_runs
-
-    journal = _open_journal(args.journal)
-    try:
-        print_runs(journal.runs(args.limit), sys.stdout, as_json=args.output == "json")
-    finally:
-        journal.close()
-    return int(ExitCode.OK)
-
-
-def cmd_show(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
-    from ajudaplay.report.history import print_run
-
-    journal = _open_journal(args.journal)
-    try:
-        detail = journal.run(args.run)
-        if detail is None:
-            raise InvalidInput([Diagnostic(None, f"no run {args.run!r} in the journal (or the prefix is ambiguous)",
-                                           "`ajudaplay history` lists the recent runs")])
-        print_run(detail, sys.stdout, as_json=args.output == "json")
-    finally:
-        journal.close()
-    return int(ExitCode.OK)
-
-
-def cmd_unlock(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
-    """`ajudaplay unlock -i ENV TARGET`: remove a (stale) lock, whoever holds it."""
-    import difflib
-
-    from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
-    from ajudaplay.targets.base import lock_of
-    from ajudaplay.targets.factory import make_target
-
-    inventory = load_inventory(resolve_inventory_arg(args.inventory, Path.cwd()))
-    spec = inventory.targets.get(args.target)
-    if spec is None:
-        close = difflib.get_close_matches(args.target, list(inventory.targets), n=1)
-        raise InvalidInput([Diagnostic(None, f"no target {args.target!r} in {inventory.path}",
-                                       f"did you mean {close[0]!r}?" if close else
-                                       f"targets: {', '.join(sorted(inventory.targets))}")])
-    target = make_target(spec)
-    try:
-        target.open()
-        lock = lock_of(target)
-        info = lock.read_lock()
-        if info is None:
-            print(f"{args.target}: no lock held")
-            return int(ExitCode.OK)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise InvalidInput([Diagnostic(None, f"{args.target} is locked by {info.describe()}",
-                                               "pass --yes to remove it without asking")])
-            answer = input(f"{args.target} is locked by {info.describe()}. Remove the lock? [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                print("lock kept")
-                return int(ExitCode.OK)
-        removed = lock.force_unlock()
-        print(f"{args.target}: removed lock held by {(removed or info).describe()}")
-        return int(ExitCode.OK)
-    finally:
-        target.close()
 
 
 COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = MappingProxyType({
