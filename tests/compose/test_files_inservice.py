@@ -165,6 +165,29 @@ def test_exec_timeout_and_ctrl_c_stop_the_process_in_the_container(project: Proj
 
 
 @LOCAL_ONLY
+def test_exec_stdin_a_named_container_and_every_container(project: Project, box: ComposeTarget) -> None:
+    """`pod` and `stdin` as on Kubernetes: a container by name or `all` (results per container), input written."""
+    fed = box.exec(step(), "api", ["sh", "-c", "tr a-z A-Z"], stdin="binary\0safe? no: text\n")
+    assert fed.data["stdout"] == "BINARY\0SAFE? NO: TEXT\n" and fed.data["pod"] == project.containers("api")[0]["Name"].lstrip("/")
+    assert not box.scale(step(timeout=120), "api", 2, None, None).failed
+    names = sorted(c["Name"].lstrip("/") for c in project.containers("api"))
+    assert len(names) == 2
+    every = box.exec(step(), "api", "hostname; echo err >&2", pod="all")
+    assert [p["pod"] for p in every.data["pods"]] == names and every.data["rc"] == 0
+    hostnames = {n: docker("inspect", "-f", "{{.Config.Hostname}}", n).strip() for n in names}
+    assert every.data["stdout_lines"] == [f"{n} {hostnames[n]}" for n in names]
+    assert every.data["stderr_lines"] == [f"{n} err" for n in names]
+    second = box.exec(step(), "api", ["hostname"], pod=names[1])
+    assert second.data["pod"] == names[1] and second.data["stdout"].strip() == hostnames[names[1]]
+    failing = box.exec(step(), "api", f"[ $(hostname) != {hostnames[names[1]]} ]", pod="all")
+    assert failing.failed and failing.data["rc"] == 1 and names[1] in failing.msg
+    with pytest.raises(TargetError, match=r"'nope' is not a container of service 'api'; its containers: "):
+        box.exec(step(), "api", "true", pod="nope")
+    with pytest.raises(TargetError, match=r"exec\.container: not supported on Compose"):
+        box.exec(step(), "api", "true", container="api")
+
+
+@LOCAL_ONLY
 def test_playbook_upload_fetch_logs_register_and_bad_input(project: Project, tmp_path: Path) -> None:
     """Through `ajudaplay run`: the schemas, the actions, the registered data; bad values are clear errors."""
     import json

@@ -1,4 +1,4 @@
-"""scale, restart, status and exec for a Compose service (logs: logs.py).
+"""scale, restart and status for a Compose service (logs: logs.py, exec: execution.py).
 
 Scale uses `up --scale --no-recreate` so healthy containers are kept; a scale
 that fails (a fixed host port cannot be shared, a start fails, not healthy)
@@ -10,13 +10,11 @@ warning), never silently dropped, so one playbook serves both modes.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from typing import TYPE_CHECKING
 
-from ajudaplay.errors import Interrupted, TargetError, TargetUnreachable
-from ajudaplay.hosts.stopping import TIMEOUT_RC
-from ajudaplay.outcomes import DEFAULT_WAIT, Change, ExecOutcome, RestartOutcome, ScaleOutcome, ServiceStatus
+from ajudaplay.errors import TargetError, TargetUnreachable
+from ajudaplay.outcomes import DEFAULT_WAIT, Change, RestartOutcome, ScaleOutcome, ServiceStatus
 from ajudaplay.targets.compose import diagnosis
 from ajudaplay.targets.compose.health import HealthFailure, wait_healthy
 from ajudaplay.targets.compose.rollout import counts
@@ -124,33 +122,3 @@ def status(sess: Session, ctx: StepContext, svc: ServiceMap) -> ServiceStatus:
         containers=rows,
         extra={"mode": "compose"},
     )
-
-
-def exec_(sess: Session, ctx: StepContext, svc: ServiceMap, command: list[str] | str) -> ExecOutcome:
-    """Run a command in the service's first container (`compose exec -T`); skipped in check mode."""
-    argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-    shown = command if isinstance(command, str) else shlex.join(command)
-    if ctx.check:
-        return ExecOutcome(skipped=True, msg=f"check mode: would run in {svc.name}: {shown}", rc=None, stdout="",
-                           stderr="", stdout_lines=[], stderr_lines=[], cmd=shown)
-    from ajudaplay.targets.compose import execstop
-
-    live = [c for c in sess.project.containers(svc.compose) if c.live]
-    if not live:
-        raise TargetError(f"exec: service {svc.compose!r} has no running container")
-    marker, env = execstop.env_args()  # so Ctrl-C and the timeout reach the process in the container
-    cmd = sess.project.compose_cmd("exec", "-T", *env, "--index", str(live[0].number or 1), svc.compose, *argv)
-    sess.project.primed = None  # the command may change the containers
-    try:
-        result = sess.project.host.run(cmd, timeout=ctx.timeout, cancel=ctx.cancel)
-    except Interrupted as exc:
-        raise Interrupted(f"{exc}; {execstop.outcome(execstop.stop(sess.project.host, live[0].id, marker))}") from exc
-    if result.rc == TIMEOUT_RC and ctx.timeout is not None and result.duration >= ctx.timeout:
-        note = execstop.outcome(execstop.stop(sess.project.host, live[0].id, marker))
-        result = dataclasses.replace(result, stderr=f"{result.stderr.rstrip()} ({note})")
-    done = ExecOutcome(changed=True, rc=result.rc, stdout=result.stdout, stderr=result.stderr, cmd=shown,
-                       stdout_lines=result.stdout.splitlines(), stderr_lines=result.stderr.splitlines())
-    if not result.ok:
-        detail = (result.stderr or result.stdout).strip()[-500:]
-        return done.but(failed=True, msg=f"{shown} exited {result.rc}: {detail}")
-    return done.but(msg=result.stdout.strip()[-2000:])

@@ -161,10 +161,10 @@ class ComposeTarget(ServiceOps, HostTarget):
 
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
-        given = [name for name, value in (("container", container), ("pod", pod), ("stdin", stdin)) if value is not None]
-        if given:
-            raise TargetError(f"exec.{given[0]}: not supported on Compose targets yet (Kubernetes only)")
-        return self._act(ctx, service, lambda sess, svc: ops.exec_(sess, ctx, svc, command))
+        from ajudaplay.targets.compose import execution
+
+        return self._act(ctx, service, lambda sess, svc: execution.exec_(
+            sess, ctx, svc, command, container=container, pod=pod, stdin=stdin))
 
 
 def _recreated(sess: Session, ctx: StepContext, svc: ServiceMap, outcome: C) -> C:
