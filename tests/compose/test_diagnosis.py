@@ -61,6 +61,7 @@ def test_why_shows_failing_health_checks_then_the_exit_code_and_oom_kill(local: 
     docker("update", "--memory", "16m", "--memory-swap", "16m", cid)
     docker("exec", cid, "sh", "-c", "head -c 64m /dev/zero | tail", check=False)
     docker("kill", cid)
+    docker("wait", cid)  # kill returns once signalled, not once exited
     triage = local.run("triage.yml")
     data = status_data(triage, "Status of the service")
     [after] = local.containers("api")
@@ -75,6 +76,7 @@ def test_why_shows_failing_health_checks_then_the_exit_code_and_oom_kill(local: 
 def test_exit_code_of_a_killed_container(local: Project, tmp_path: Path) -> None:
     [inspect] = local.containers("api")
     docker("kill", "--signal", "KILL", inspect["Id"])
+    assert docker("wait", inspect["Id"]).strip() == "137"  # kill returns once signalled, not once exited
     data = status_data(local.run("triage.yml"), "Status of the service")
     assert [(e["reason"], e["exit_code"], e["source"]) for e in data["why"]] == [("Error", 137, "terminated")]
     assert data["why"][0]["pod"] == inspect["Name"].lstrip("/") and data["why"][0]["count"] == 1

@@ -142,6 +142,7 @@ def test_logs_tail_since_grep_and_previous(project: Project, box: ComposeTarget)
     assert box.logs(step(), "api", 100, None, since=2).data["lines"] == [f"{name} fresh-line"]
     docker("exec", cid, "sh", "-c", "echo last-words > /proc/1/fd/1")
     docker("kill", cid)
+    docker("wait", cid)  # kill returns once signalled, not once exited
     previous = box.logs(step(), "api", 1, None, previous=True)
     assert previous.data["lines"] == [f"{name} last-words"] and previous.data["exit_code"] == 137
 
