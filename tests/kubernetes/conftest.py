@@ -85,6 +85,14 @@ class Cluster:
 
 @pytest.fixture
 def cluster(control_plane: Any, node_sim: Any, namespace: str) -> Cluster:
+    """The control plane with the SIMULATED node: for tests where no container has to run.
+
+    Kept where a real node adds nothing the test checks and would only add its
+    seconds per pod and its machine-wide lock: Leases (the lock tests), Secrets
+    and Certificates (certificate tests), API faults (the fault proxy), and a
+    rollout kept waiting on purpose (interrupt tests). Everything that runs
+    inside a service, or needs a pod's real states, uses `node_cluster`.
+    """
     return Cluster(control_plane.kubeconfig, namespace)
 
 

@@ -2,6 +2,7 @@
 
 kubectl reads the Secret back (data and resourceVersion), and the serving
 Deployment's revisions show whether it was restarted.
+Secrets are API objects: the simulated node (conftest.py `cluster`) is enough, no container runs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Ctrl-C during a rollout wait on the real control plane: the step is `interrupted`, never an internal error."""
+"""Ctrl-C during a rollout wait on the real control plane: the step is `interrupted`, never an internal error.
+
+The simulated node (conftest.py `cluster`) holds the rollout unfinished on purpose; no container has to run.
+"""
 
 from __future__ import annotations
 

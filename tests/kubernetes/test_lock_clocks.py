@@ -2,6 +2,7 @@
 
 Leases are written with kubectl (the independent client) as an operator with a
 skewed clock would leave them, against the real kube-apiserver.
+Leases are API objects: the simulated node (conftest.py `cluster`) is enough, no container runs.
 """
 
 from __future__ import annotations

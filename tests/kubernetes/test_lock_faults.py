@@ -1,4 +1,7 @@
-"""The Lease lock (holder, expiry, races, unlock) and API faults mid-rollout, on the real control plane."""
+"""The Lease lock (holder, expiry, races, unlock) and API faults mid-rollout, on the real control plane.
+
+Leases are API objects: the simulated node (conftest.py `cluster`) is enough, no container runs.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Losing the Lease mid-run stops the target: holder rewritten with kubectl, or renewals failing past the
-renew deadline; a renewal that fails once is retried and loses nothing. Real apiserver, fault proxy."""
+renew deadline; a renewal that fails once is retried and loses nothing. Real apiserver, fault proxy.
+Leases are API objects: the simulated node (conftest.py `cluster`) is enough, no container runs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Releasing the Lease at the end of a run is bounded in time when the API server stops answering."""
+"""Releasing the Lease at the end of a run is bounded in time when the API server stops answering.
+
+Leases are API objects: the simulated node (conftest.py `cluster`) is enough, no container runs.
+"""
 
 from __future__ import annotations
 
