@@ -115,19 +115,29 @@ def _events(kube: Kube, kind: str, obj: JSON) -> list[Problem]:
                         (("uid", meta.get("uid")), ("name", meta.get("name")), ("namespace", kube.namespace)))
     listing = kube.get(kube.ns_path("v1", "events"), query={"fieldSelector": selector, "limit": EVENT_LIMIT},
                        what=f"events of {kind} {meta.get('name')!r}")
+    settled = _ready_since(obj) if kind == "Pod" else None
     out = []
     for event in listing.get("items") or []:
         if event.get("type") == "Normal" or event.get("reason") in NOTICES:
             continue
         series = event.get("series") or {}
+        seen = series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime") \
+            or event.get("firstTimestamp")
+        if settled and seen and str(seen)[:19] <= settled[:19]:
+            continue  # before the pod became Ready (a readiness probe failing while it started): explains nothing now
         field_path = str((event.get("involvedObject") or {}).get("fieldPath") or "")
         match = _FIELD_CONTAINER.match(field_path)
         out.append(Problem(
             object=f"{kind}/{meta.get('name')}", pod=meta.get("name") if kind == "Pod" else None,
             container=match.group(1) if match else None, reason=str(event.get("reason") or ""),
             message=str(event.get("message") or event.get("note") or "").strip(),
-            count=int(series.get("count") or event.get("count") or 1),
-            last_seen=series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime")
-            or event.get("firstTimestamp"),
-            source="event"))
+            count=int(series.get("count") or event.get("count") or 1), last_seen=seen, source="event"))
     return out
+
+
+def _ready_since(pod: JSON) -> str | None:
+    """When a Ready pod became Ready (RFC 3339), else None."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") == "True":
+            return str(cond.get("lastTransitionTime") or "") or None
+    return None
