@@ -98,8 +98,9 @@ def kubernetes_mode(workdir: Path, cluster: Any, svc: ServiceDescription = SERVI
     """A Deployment (real pods on the test node, readiness like the Compose healthcheck) + ConfigMap + Secret."""
     for manifest in kubernetes_objects(svc):
         cluster.apply(manifest)
-    # progress deadline 8 s: an image that never gets Ready fails its rollout quickly (atomic scenario)
-    cluster.deployment(svc.name, svc.image, replicas=svc.replicas, container=svc.name)
+    # progress deadline 15 s: an image that never gets Ready fails its rollout soon (atomic scenario), and a
+    # real pod on a loaded machine still has the time to get Ready
+    cluster.deployment(svc.name, svc.image, replicas=svc.replicas, container=svc.name, deadline=15)
     connection = {"kubeconfig": str(cluster.kubeconfig), "namespace": cluster.namespace}
     service = {"deployment": svc.name, "container": svc.name, "configmap": svc.configmap, "secret": svc.secret,
                "certificate": svc.certificate}

@@ -103,7 +103,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     )),
     # now at v1; an atomic deploy of an image that never gets healthy must end on v1 again
     Scenario("atomic-deploy-failure", (
-        Step("d", "deploy", _s(image="{{ unhealthy }}", atomic=True, timeout=40), "failed", shapes.DEPLOY_UNDONE,
+        Step("d", "deploy", _s(image="{{ unhealthy }}", atomic=True, timeout=120), "failed", shapes.DEPLOY_UNDONE,
              {"image": "{{ v1 }}"}),
         Step("after", "status", _s(), "ok", shapes.STATUS, {"image": "{{ v1 }}", "healthy": True}),
         Step("reset", "deploy", _s(image="{{ v1 }}", timeout=60), ANY),  # v1 for what follows, whatever happened

@@ -105,7 +105,12 @@ class NodeCluster(Cluster):
 
 
 def real_deployment_manifest(name: str, image: str, **kw: Any) -> dict[str, Any]:
-    """deployment_manifest() placed on the real node, with the readiness probe the Compose healthcheck also uses."""
+    """deployment_manifest() placed on the real node, with the readiness probe the Compose healthcheck also uses.
+
+    Progress deadline 30 s unless given: a real pod on a loaded 2-core machine can take more than the
+    simulator's 8 s to become Ready (tests that want a quick ProgressDeadlineExceeded pass their own).
+    """
+    kw.setdefault("deadline", 30)
     manifest = deployment_manifest(name, image, **kw)
     pod = manifest["spec"]["template"]["spec"]
     pod.update(real_pod_placement(), terminationGracePeriodSeconds=5)
