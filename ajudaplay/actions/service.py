@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from ajudaplay.actions import files
 from ajudaplay.actions.base import ActionSpec, Registry
 from ajudaplay.actions.durations import since_seconds
-from ajudaplay.actions.known_secrets import given_secrets
 from ajudaplay.envfile import parse_env
 from ajudaplay.errors import InvalidInput, TargetError
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext
     from ajudaplay.targets.base import Result, ServiceOps, StepContext
 
-__all__ = ["IMAGE_RE", "check_image", "given_secrets", "parse_env_file", "register"]
+__all__ = ["IMAGE_RE", "check_image", "parse_env_file", "register"]
 
 # Docker's reference grammar (distribution/reference), as the deploy schema uses it.
 IMAGE_RE = re.compile(

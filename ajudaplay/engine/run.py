@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ajudaplay.actions.service import given_secrets
+from ajudaplay.actions.known_secrets import given_secrets
 from ajudaplay.engine.bus import EventBus
 from ajudaplay.engine.events import Listener, Outcome, RunFinished, RunStarted
 from ajudaplay.engine.inflight import STOP_GRACE
