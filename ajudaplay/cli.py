@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: tracebacks)")
     run.add_argument("--start-at-step", metavar="NAME", help="skip tasks until the one with this name")
     run.add_argument("--forks", type=int, default=None, metavar="N", help="targets in parallel (default 20)")
+    run.add_argument("--yes", action="store_true", help="answer yes to every confirmation (restore, approvals)")
     run.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
     run.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
@@ -263,6 +264,7 @@ def _options(args: argparse.Namespace, extra: dict[str, Any], inventory: Invento
         secret_extra_vars=set(extra) & set(inventory.secret_names) if inventory is not None else set(),
         lock_wait=getattr(args, "lock_wait", 0.0),
         verbosity=getattr(args, "verbose", 0),
+        assume_yes=getattr(args, "yes", False),
     )
     forks = getattr(args, "forks", None)
     if forks is not None:

@@ -28,3 +28,4 @@ class RunOptions:
     verbosity: int = 0
     interrupt_grace: float = INTERRUPT_GRACE
     user: str = ""  # defaults to the login name
+    assume_yes: bool = False  # --yes: every confirmation is answered yes

@@ -99,6 +99,11 @@ class RunContext:
     def base_dir(self) -> Path:
         return self.playbook.path.parent
 
+    def confirm(self, question: str) -> str:
+        """Ask the operator (ajudaplay/confirm.py); who said yes, else NotConfirmed."""
+        from ajudaplay.confirm import confirmer
+        return confirmer(self.options.assume_yes, self.holder.user)(question)
+
     # cancellation ----------------------------------------------------------
     def new_cancel(self, target: str = "") -> threading.Event:
         """A cancel event for one step on `target`; set at once when the run or that target is already stopped."""

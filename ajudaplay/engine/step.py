@@ -171,6 +171,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         log=log,
         user=rc.holder.user,
         base_dir=rc.base_dir,
+        confirm=rc.confirm,
     )
     assert ts.target is not None
     ctx = ActionContext(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 MARKER_VAR = "AJUDAPLAY_CMD"  # set in a cancellable command's environment: finds every process it started
 
@@ -56,6 +56,15 @@ class HostConnection(Protocol):
 
     def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
         """Write a file atomically (temp file + rename) with an optional octal mode."""
+        ...
+
+    def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
+        """Copy a remote file into `sink` in chunks (never whole in memory); False when it does not exist."""
+        ...
+
+    def stream_to(self, source: BinaryIO, path: str, mode: int | None = None, *,
+                  cancel: threading.Event | None = None) -> None:
+        """Write `source` to a remote file in chunks, atomically (temp file + rename), optional octal mode."""
         ...
 
     def close(self) -> None: ...

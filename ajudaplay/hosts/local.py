@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
+from typing import BinaryIO
 
 from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.hosts.address import HostAddress
@@ -114,6 +115,38 @@ class LocalHost:
                 pass
             raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
 
+    def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
+        """Copy a local file into `sink` in chunks; False when it does not exist."""
+        try:
+            with open(path, "rb") as handle:
+                _pump(handle, sink, cancel, f"reading {path}")
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        return True
+
+    def stream_to(self, source: BinaryIO, path: str, mode: int | None = None, *,
+                  cancel: threading.Event | None = None) -> None:
+        """Atomic chunked write: a temp file beside `path` (0600 before its first byte), then rename."""
+        tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                _pump(source, handle, cancel, f"writing {path}")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600 if mode is None else mode)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
+            raise
+
     def close(self) -> None:
         """Nothing to close for the local host."""
 
@@ -129,3 +162,14 @@ def _stop(proc: subprocess.Popen[bytes], marker: str | None) -> tuple[bytes, byt
                 pipe.close()
         return b"", b"", False
     return out, err, stopped
+
+
+STREAM_CHUNK = 1 << 20
+
+
+def _pump(source: BinaryIO, sink: BinaryIO, cancel: threading.Event | None, what: str) -> None:
+    """Copy chunk by chunk, stopping with Interrupted when the step is cancelled."""
+    while chunk := source.read(STREAM_CHUNK):
+        if cancel is not None and cancel.is_set():
+            raise Interrupted(f"{what}: interrupted")
+        sink.write(chunk)

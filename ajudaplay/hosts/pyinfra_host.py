@@ -21,7 +21,7 @@ import shlex
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ajudaplay.errors import Interrupted, TargetError, TargetUnreachable
 from ajudaplay.hosts.address import HostAddress, parse_connection
@@ -211,6 +211,15 @@ class PyinfraSSHHost:
     def write_file(self, path: str, content: bytes, mode: int | None = None) -> None:
         """Atomic write (a temp file renamed over `path`); see SSHFiles.write_file."""
         self._files.write_file(path, content, mode)
+
+    def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
+        """Chunked read over SFTP; see SSHFiles.stream_from."""
+        return self._files.stream_from(path, sink, cancel=cancel)
+
+    def stream_to(self, source: BinaryIO, path: str, mode: int | None = None, *,
+                  cancel: threading.Event | None = None) -> None:
+        """Chunked atomic write over SFTP; see SSHFiles.stream_to."""
+        self._files.stream_to(source, path, mode, cancel=cancel)
 
     def close(self) -> None:
         """Close the SFTP session and the SSH transport; safe to call twice."""

@@ -14,9 +14,9 @@ import shlex
 import stat
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from ajudaplay.errors import TargetError, TargetUnreachable
+from ajudaplay.errors import Interrupted, TargetError, TargetUnreachable
 from ajudaplay.hosts.ssh_channel import read_channel
 from ajudaplay.hosts.ssh_connect import wrap
 from ajudaplay.hosts.stopping import decode as _decode
@@ -80,6 +80,42 @@ class SSHFiles:
             detail = _decode(err).strip().splitlines()[-1:] or [f"exit status {rc}"]
             raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
 
+    def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
+        """A remote file into `sink` over SFTP in chunks (paramiko's getfo); False when it does not exist."""
+        with self._sftp_lock:
+            try:
+                self._sftp_client().getfo(path, sink, callback=_cancel_check(cancel, f"reading {path}"))
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        return True
+
+    def stream_to(self, source: BinaryIO, path: str, mode: int | None = None, *,
+                  cancel: threading.Event | None = None) -> None:
+        """`source` to a temp file beside `path` over SFTP (chmod 0600 before the data), then one rename."""
+        tmp = posixpath.join(posixpath.dirname(path) or ".", f".{posixpath.basename(path)}.ajudaplay-{uuid.uuid4().hex[:8]}")
+        with self._sftp_lock:
+            sftp = self._sftp_client()
+            try:
+                with sftp.open(tmp, "wx") as handle:
+                    handle.chmod(0o600)
+                    handle.set_pipelined(True)
+                    check = _cancel_check(cancel, f"writing {path}")
+                    while chunk := source.read(1 << 20):
+                        check(0, 0)
+                        handle.write(chunk)
+                sftp.chmod(tmp, 0o600 if mode is None else mode)
+                sftp.posix_rename(tmp, path)
+            except BaseException as exc:
+                try:
+                    sftp.remove(tmp)
+                except OSError:
+                    pass
+                if isinstance(exc, OSError):
+                    raise TargetError(f"{self.name}: cannot write {path}: {exc.strerror or exc}") from exc
+                raise
+
     def _mode_of(self, path: str) -> int | None:
         """The permission bits of an existing remote file, None when it does not exist."""
         with self._sftp_lock:
@@ -115,3 +151,11 @@ class SSHFiles:
                 self._sftp.close()
             except Exception:
                 pass
+
+
+def _cancel_check(cancel: threading.Event | None, what: str) -> Callable[[int, int], None]:
+    """An SFTP progress callback that stops the transfer (Interrupted) once the step is cancelled."""
+    def check(_done: int, _total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Interrupted(f"{what}: interrupted")
+    return check

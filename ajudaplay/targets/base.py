@@ -31,15 +31,18 @@ from ajudaplay.outcomes import Change, Result, RevisionChange, VerbResult
 
 if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
+    from contextlib import AbstractContextManager
+
     from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.targets.workspace import Workspace
     from ajudaplay.outcomes import (
         CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, FetchOutcome, LogLines, RestartOutcome,
         RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UploadOutcome, UsageOutcome,
     )
 
 __all__ = [
-    "CertificateRequest", "Change", "HostShell", "Lockable", "Result", "RevisionChange", "ServiceOps",
-    "StepContext", "Target", "VerbResult", "capable", "lock_of", "service_ops", "shell_of",
+    "CertificateRequest", "Change", "HostShell", "Lockable", "Result", "RevisionChange", "ServiceData", "ServiceOps",
+    "StepContext", "Target", "VerbResult", "capable", "data_of", "lock_of", "service_ops", "shell_of",
 ]
 
 
@@ -55,9 +58,17 @@ class StepContext:
     log: Callable[[str], None] = lambda message: None
     user: str = ""
     base_dir: Path = field(default_factory=Path.cwd)  # playbook's folder: relative files
+    # Ask the operator before something drastic: returns who said yes, raises NotConfirmed
+    # (ajudaplay/confirm.py) for a no, or when there is no terminal and no --yes.
+    confirm: Callable[[str], str] = field(default=lambda question: _refuse(question))
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
+
+
+def _refuse(question: str) -> str:
+    from ajudaplay.confirm import refuse
+    return refuse(question)
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,34 @@ class ServiceOps(Protocol):
         """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
 
 
-_WHAT: dict[object, str] = {Lockable: "no environment lock", HostShell: "no host shell", ServiceOps: "no service actions"}
+@runtime_checkable
+class ServiceData(Protocol):
+    """The service's files while it runs and while it is stopped: the ground of the database verbs
+    (db_check, backup, restore), mode-agnostic above this line (targets/workspace.py)."""
+
+    @abstractmethod
+    def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        """One running container of the service (Kubernetes: the inventory's container in a Ready pod, else a
+        Running one; Compose: its first running container); TargetError naming the service when none runs."""
+
+    @abstractmethod
+    def offline(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        """Stop the service, yield a workspace on its volumes, start the service again.
+
+        Enter: record the replica count (Kubernetes: also as the Deployment's annotation
+        `ajudaplay.io/restore-replicas`, so an interrupted run leaves the count to return to), stop the
+        service (Kubernetes: scale to 0 and wait until its pods are gone; Compose: stop its containers),
+        then start a short-lived container of the service's image with the same volumes at the same paths
+        (Kubernetes: a pod from the Deployment's pod template, command replaced by a sleep loop; Compose:
+        `docker run --volumes-from` the stopped container). ctx.log says each step.
+        Exit, always (also when the body raised): remove that container, start the service again at the
+        recorded count and wait until healthy (TargetError when it does not, the body's error chained).
+        On Interrupted the service is started again without waiting. Never called in check mode.
+        """
+
+
+_WHAT: dict[object, str] = {Lockable: "no environment lock", HostShell: "no host shell", ServiceOps: "no service actions",
+                            ServiceData: "no access to the service's files"}
 
 
 def capable(target: object, capability: object) -> bool:
@@ -207,6 +245,13 @@ def lock_of(target: Target) -> Lockable:
     if isinstance(target, Lockable) and capable(target, Lockable):
         return target
     raise _lacking(target, Lockable, "locking")
+
+
+def data_of(target: Target, action: str) -> ServiceData:
+    """The target as ServiceData, or NotApplicable: its kind cannot reach the service's files."""
+    if isinstance(target, ServiceData) and capable(target, ServiceData):
+        return target
+    raise _lacking(target, ServiceData, action)
 
 
 def shell_of(target: Target, action: str) -> HostShell:
@@ -313,3 +358,9 @@ class Target:
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         raise self._lacks(ServiceOps, "exec")
+
+    def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        raise self._lacks(ServiceData, "reaching the service's files")
+
+    def offline(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        raise self._lacks(ServiceData, "stopping the service for file work")
