@@ -1,4 +1,5 @@
-"""Secrets known before the run: what the playbook's `secret` and `certificate` tasks will be given.
+"""Secrets known before the run: what the playbook's `secret`, `certificate`, `backup` and `restore`
+tasks will be given.
 
 The engine masks these from the first event on (ajudaplay.engine.run); the
 actions register what they get too, when they run.
@@ -16,8 +17,12 @@ if TYPE_CHECKING:
     from ajudaplay.playbook.model import Playbook, Task
 
 
+# action -> its arguments whose values are secret (a mapping's values, or the value itself)
+SECRET_ARGS: dict[str, tuple[str, ...]] = {"secret": ("values",), "backup": ("key",), "restore": ("key",)}
+
+
 def given_secrets(playbook: Playbook, inventory: Inventory, extra_vars: Mapping[str, Any]) -> list[str]:
-    """Values the playbook's `secret` and `certificate` tasks will be given, as far as they are
+    """Values the playbook's `secret`, `certificate`, `backup` and `restore` (their `key`) tasks will be given, as far as they are
     known before anything runs, so the Redactor masks them from the first event on (a `debug`
     before the `secret` step, the -e values in `run_start`): literal values, the values of the
     variables `values:` reads (through play/block/task vars, in -e or the inventory), and the
@@ -32,8 +37,8 @@ def given_secrets(playbook: Playbook, inventory: Inventory, extra_vars: Mapping[
     layers: list[Mapping[str, Any]] = []
     for task in _tasks(playbook, layers):
         args = task.args if isinstance(task.args, dict) else {}
-        if task.action == "secret":
-            values = args.get("values")
+        for key in SECRET_ARGS.get(task.action or "", ()):
+            values = args.get(key)
             for value in values.values() if isinstance(values, dict) else [values]:
                 if is_template(value):
                     names |= templar.references(value)
