@@ -24,6 +24,9 @@ from ajudaplay.hosts.stopping import decode as _decode
 if TYPE_CHECKING:
     from paramiko import SFTPClient
 
+PREFETCH_REQUESTS = 64  # blocks of 32 KB in flight while streaming a file in: 2 MB at most
+STREAM_CHUNK = 1 << 20  # bytes per write while streaming a file out
+
 
 class SSHFiles:
     """read_file/write_file of one PyinfraSSHHost, on its connection."""
@@ -81,10 +84,16 @@ class SSHFiles:
             raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
 
     def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
-        """A remote file into `sink` over SFTP in chunks (paramiko's getfo); False when it does not exist."""
+        """A remote file into `sink` over SFTP in chunks (paramiko's getfo); False when it does not exist.
+
+        getfo prefetches: without a bound it asks for every 32 KB block of the
+        file at once and keeps what arrives before `sink` takes it, so a slow
+        sink would hold the file in memory; PREFETCH_REQUESTS bounds that.
+        """
         with self._sftp_lock:
             try:
-                self._sftp_client().getfo(path, sink, callback=_cancel_check(cancel, f"reading {path}"))
+                self._sftp_client().getfo(path, sink, callback=_cancel_check(cancel, f"reading {path}"),
+                                          max_concurrent_prefetch_requests=PREFETCH_REQUESTS)
             except FileNotFoundError:
                 return False
             except OSError as exc:
@@ -102,7 +111,7 @@ class SSHFiles:
                     handle.chmod(0o600)
                     handle.set_pipelined(True)
                     check = _cancel_check(cancel, f"writing {path}")
-                    while chunk := source.read(1 << 20):
+                    while chunk := source.read(STREAM_CHUNK):
                         check(0, 0)
                         handle.write(chunk)
                 sftp.chmod(tmp, 0o600 if mode is None else mode)
