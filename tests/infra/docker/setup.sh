@@ -12,7 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 # --- packages ---------------------------------------------------------------
 missing=()
 # python3-paramiko: docker-compose v1 (docker-py 5) refuses DOCKER_HOST=ssh:// without it.
-for p in docker.io docker-compose busybox-static python3-paramiko; do
+# sqlite3: the database verbs' fake target runs it on the controller, and build-images.sh copies it
+# (with its libraries) into ajudaplay-test/dbapi.
+for p in docker.io docker-compose busybox-static python3-paramiko sqlite3; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
