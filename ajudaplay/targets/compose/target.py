@@ -1,6 +1,7 @@
 """ComposeTarget (kind "compose"): one Docker Compose project on a host, via pyinfra.
 
-A HostTarget (shell, files, host lock) plus the service actions. The lock,
+A HostTarget (shell, files, host lock) plus the service actions and the
+service's files for the database verbs (ServiceData: compose/workspace.py). The lock,
 the override file and the revisions live in `<project_dir>/.ajudaplay/`. The
 project is probed (Compose v1/v2, engine, compose files, state files) on the
 first service action, not at open(), so `compose-host.yml` can prepare a host
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ajudaplay.errors import TargetError
 from ajudaplay.outcomes import FetchOutcome, LogLines, Outcome, UploadOutcome, to_result
-from ajudaplay.targets.base import ServiceOps
+from ajudaplay.targets.base import ServiceData, ServiceOps
 from ajudaplay.targets.compose import files as filesets
 from ajudaplay.targets.compose import ops, reconcile, rollout
 from ajudaplay.targets.compose.cli import ComposeProject
@@ -24,6 +25,7 @@ from ajudaplay.targets.compose.settings import ComposeSettings
 from ajudaplay.targets.host import HostTarget
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from ajudaplay.inventory.model import TargetSpec
@@ -34,12 +36,13 @@ if TYPE_CHECKING:
     )
     from ajudaplay.targets.base import CertificateRequest, StepContext
     from ajudaplay.targets.compose.settings import ServiceMap
+    from ajudaplay.targets.workspace import Workspace
 
 O = TypeVar("O", bound=Outcome)
 C = TypeVar("C", "ConfigOutcome", "SecretOutcome")
 
 
-class ComposeTarget(ServiceOps, HostTarget):
+class ComposeTarget(ServiceOps, ServiceData, HostTarget):
     """Docker Compose (v2 `docker compose` or v1 `docker-compose`) on `@local` or SSH."""
 
     kind = "compose"
@@ -165,6 +168,17 @@ class ComposeTarget(ServiceOps, HostTarget):
 
         return self._act(ctx, service, lambda sess, svc: execution.exec_(
             sess, ctx, svc, command, container=container, pod=pod, stdin=stdin))
+
+    # the service's files (database verbs): compose/workspace.py ---------------------
+    def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        from ajudaplay.targets.compose import workspace
+
+        return workspace.live(self.session(ctx), ctx, self.settings.service(service))
+
+    def offline(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        from ajudaplay.targets.compose import workspace
+
+        return workspace.offline(self.session(ctx), ctx, self.settings.service(service))
 
 
 def _recreated(sess: Session, ctx: StepContext, svc: ServiceMap, outcome: C) -> C:
