@@ -1,0 +1,262 @@
+"""The stored form of a backup: gzip, then optionally AES-256-GCM, streamed both ways.
+
+A backup is packed on the controller from a verified SQLite file and unpacked
+there again before a restore touches anything, so both directions read and
+write files in chunks (CHUNK) and never hold a database in memory: a 200 MB
+database costs a buffer, not 200 MB.
+
+Encrypted format (the runbook's `.db.gz.enc`), version 1:
+
+    MAGIC (b"AJDB1\\n") | salt (16 bytes) | nonce (12 bytes) | ciphertext of the gzip stream | tag (16 bytes)
+
+The key is scrypt(passphrase, salt) with fixed parameters (SCRYPT_N/R/P, part
+of version 1), so guessing the passphrase costs one scrypt per guess; the
+header (magic, salt, nonce) is authenticated as associated data, so any
+altered byte anywhere fails the tag. Unencrypted backups are a plain gzip
+stream that `gunzip` reads.
+
+Decryption is streamed, so plaintext reaches the destination file before the
+tag is checked at the end: the destination is a controller temp file that is
+deleted unless the whole file authenticated, and nothing is trusted before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from ajudaplay.errors import TargetError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, AEADEncryptionContext
+
+__all__ = ["ArchiveError", "CorruptBackup", "KeyNeeded", "WrongKey", "is_encrypted", "pack", "sha256_of", "unpack"]
+
+MAGIC = b"AJDB1\n"
+SALT_SIZE = 16
+NONCE_SIZE = 12
+TAG_SIZE = 16
+HEADER_SIZE = len(MAGIC) + SALT_SIZE + NONCE_SIZE
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1  # ~32 MiB and ~0.1 s per try: fixed by format version 1
+CHUNK = 1 << 20
+GZIP_LEVEL = 6  # gzip's own default: the speed/size balance `gzip` users expect
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip stream (header + trailer), not raw zlib
+
+
+class ArchiveError(TargetError):
+    """A backup file cannot be packed or unpacked; the message names the backup and what to do."""
+
+
+class WrongKey(ArchiveError):
+    """The key does not authenticate the encrypted backup (wrong key, or altered bytes)."""
+
+
+class KeyNeeded(ArchiveError):
+    """The backup is encrypted and no key was given."""
+
+
+class CorruptBackup(ArchiveError):
+    """The backup's bytes are not what was stored: truncated, altered, or not a backup at all."""
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 (hex) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_encrypted(path: Path) -> bool:
+    """True when the file starts with the encrypted format's magic."""
+    with open(path, "rb") as handle:
+        return handle.read(len(MAGIC)) == MAGIC
+
+
+def _derive(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(passphrase.encode("utf-8"))
+
+
+def _encryptor(key: bytes, nonce: bytes) -> AEADEncryptionContext:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+
+
+def _decryptor(key: bytes, nonce: bytes, tag: bytes) -> AEADDecryptionContext:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.GCM(nonce, tag)).decryptor()
+
+
+class _HashingWriter:
+    """Writes to a file and keeps the size and sha256 of what was written."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.sink.write(data)
+            self.digest.update(data)
+            self.size += len(data)
+
+
+def _new_file(path: Path) -> BinaryIO:
+    """A new file, 0600 from its creation (a database copy is as private as the database)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def pack(src_path: Path, dest_path: Path, passphrase: str | None) -> tuple[int, str]:
+    """gzip `src_path` into `dest_path`, encrypted when a passphrase is given: (stored size, stored sha256).
+
+    `dest_path` is created 0600 and removed again when packing fails.
+    """
+    try:
+        with open(src_path, "rb") as source, _new_file(dest_path) as raw:
+            out = _HashingWriter(raw)
+            encryptor: AEADEncryptionContext | None = None
+            if passphrase is not None:
+                salt, nonce = os.urandom(SALT_SIZE), os.urandom(NONCE_SIZE)
+                header = MAGIC + salt + nonce
+                encryptor = _encryptor(_derive(passphrase, salt), nonce)
+                encryptor.authenticate_additional_data(header)
+                out.write(header)
+            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+
+            def emit(data: bytes) -> None:
+                out.write(encryptor.update(data) if encryptor is not None else data)
+
+            while chunk := source.read(CHUNK):
+                emit(compressor.compress(chunk))
+            emit(compressor.flush())
+            if encryptor is not None:
+                out.write(encryptor.finalize())
+                out.write(encryptor.tag)
+            raw.flush()
+            os.fsync(raw.fileno())
+    except BaseException:
+        _remove(dest_path)
+        raise
+    return out.size, out.digest.hexdigest()
+
+
+def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str = "backup") -> tuple[int, str]:
+    """Decrypt (when encrypted) and gunzip `src_path` into `dest_path`: (size, sha256) of the result.
+
+    Raises KeyNeeded (encrypted, no passphrase), WrongKey (the tag does not
+    authenticate: wrong key or altered bytes) or CorruptBackup (not a complete
+    gzip stream); `dest_path` (created 0600) is removed on any failure. A
+    passphrase given for an unencrypted backup is not needed and not used.
+    `name` is the backup's name, for the messages.
+    """
+    try:
+        with open(src_path, "rb") as source, _new_file(dest_path) as raw:
+            out = _HashingWriter(raw)
+            if source.read(len(MAGIC)) == MAGIC:
+                if passphrase is None:
+                    raise KeyNeeded(f"backup {name} is encrypted: give its key (`key: \"{{{{ backup_key }}}}\"`, "
+                                    "a secret variable); nothing was changed")
+                _decrypt(source, os.fstat(source.fileno()).st_size, passphrase, out, name)
+            else:
+                source.seek(0)
+                gunzip = _Gunzip(out, name)
+                while chunk := source.read(CHUNK):
+                    gunzip.feed(chunk)
+                gunzip.finish()
+            raw.flush()
+    except BaseException:
+        _remove(dest_path)
+        raise
+    return out.size, out.digest.hexdigest()
+
+
+def _decrypt(source: BinaryIO, total: int, passphrase: str, out: _HashingWriter, name: str) -> None:
+    """Stream-decrypt from just past the magic; the tag (last TAG_SIZE bytes) is checked at the end.
+
+    A gzip error in the middle is not reported until the tag says whether the
+    key was wrong (or bytes altered: WrongKey) or the file was packed damaged
+    (CorruptBackup): the decryption goes on to the end either way.
+    """
+    from cryptography.exceptions import InvalidTag
+
+    wrong = WrongKey(f"the key does not decrypt backup {name} (wrong key, or the file was altered); "
+                     "nothing was changed")
+    if total < HEADER_SIZE + TAG_SIZE:
+        raise CorruptBackup(f"backup {name} is cut short ({total} bytes: less than an encrypted header and tag); "
+                            "nothing was changed")
+    salt, nonce = source.read(SALT_SIZE), source.read(NONCE_SIZE)
+    source.seek(total - TAG_SIZE)
+    tag = source.read(TAG_SIZE)
+    source.seek(HEADER_SIZE)
+    decryptor = _decryptor(_derive(passphrase, salt), nonce, tag)
+    decryptor.authenticate_additional_data(MAGIC + salt + nonce)
+    gunzip = _Gunzip(out, name)
+    damaged: CorruptBackup | None = None
+    remaining = total - HEADER_SIZE - TAG_SIZE
+    while remaining > 0:
+        chunk = source.read(min(CHUNK, remaining))
+        if not chunk:
+            raise CorruptBackup(f"backup {name} changed size while it was read; nothing was changed")
+        remaining -= len(chunk)
+        plain = decryptor.update(chunk)
+        if damaged is None:
+            try:
+                gunzip.feed(plain)
+            except CorruptBackup as exc:
+                damaged = exc
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise wrong from None
+    if damaged is not None:
+        raise damaged
+    gunzip.finish()
+
+
+class _Gunzip:
+    """Incremental gunzip into a writer, output bounded per step (a small file cannot expand unbounded in memory)."""
+
+    def __init__(self, out: _HashingWriter, name: str) -> None:
+        self.out = out
+        self.name = name
+        self.inflater = zlib.decompressobj(_GZIP_WBITS)
+
+    def _corrupt(self, why: str) -> CorruptBackup:
+        return CorruptBackup(f"backup {self.name} is not a valid gzip stream ({why}); nothing was changed")
+
+    def feed(self, data: bytes) -> None:
+        try:
+            while data:
+                if self.inflater.eof:
+                    raise self._corrupt("data after the end of the compressed stream")
+                self.out.write(self.inflater.decompress(data, CHUNK))
+                data = self.inflater.unconsumed_tail
+            if self.inflater.unused_data:
+                raise self._corrupt("data after the end of the compressed stream")
+        except zlib.error as exc:
+            raise self._corrupt(str(exc)) from None
+
+    def finish(self) -> None:
+        try:
+            self.out.write(self.inflater.flush())
+        except zlib.error as exc:
+            raise self._corrupt(str(exc)) from None
+        if not self.inflater.eof:
+            raise self._corrupt("it is cut short")
