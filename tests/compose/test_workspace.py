@@ -8,7 +8,6 @@ as the independent client (docker exec, docker inspect, docker ps).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import io
 import json
@@ -129,8 +128,26 @@ def in_container(cid: str, *argv: str, user: str = "0") -> str:
     return docker("exec", "-u", user, cid, *argv)
 
 
-def host_temp_folders() -> list[str]:
-    return glob.glob("/tmp/.ajudaplay-ws-*")
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The host temp folders this test's workspace picked (other engineers' runs make their own meanwhile)."""
+    from ajudaplay.targets.compose import workspace
+
+    picked: list[str] = []
+    original = workspace._host_folder
+
+    def recording() -> str:
+        picked.append(original())
+        return picked[-1]
+
+    monkeypatch.setattr(workspace, "_host_folder", recording)
+    return picked
+
+
+def left_on_host(made: list[str]) -> list[str]:
+    """Those of the picked host folders that still exist (the Compose host is this machine in both modes)."""
+    assert made, "no host folder was used"
+    return [folder for folder in made if os.path.exists(folder)]
 
 
 def random_file(path: Path, size: int) -> str:
@@ -161,7 +178,7 @@ def test_compose_declares_service_data(box: ComposeTarget) -> None:
     assert data_of(box, "backup") is box
 
 
-def test_live_run_output_exit_status_stdin_and_missing_command(box: ComposeTarget, project: DataProject) -> None:
+def test_live_run_output_exit_status_stdin_and_missing_command(box: ComposeTarget, project: DataProject, made: list[str]) -> None:
     with box.live_workspace(step(), "api") as ws:
         assert ws.where == f"container {project.inspect()[0]['Name'].lstrip('/')}"
         ran = ws.run(["sh", "-c", 'echo "out $1"; echo err >&2; exit 3', "sh", "a b; $(x)"])
@@ -172,10 +189,10 @@ def test_live_run_output_exit_status_stdin_and_missing_command(box: ComposeTarge
         assert ws.run(["sha256sum"], stdin=binary).stdout.split()[0].decode() == hashlib.sha256(binary).hexdigest()
         missing = ws.run(["sqlite3", "-version"])
         assert missing.rc == 127 and b"executable file not found" in missing.stderr
-    assert host_temp_folders() == []
+    assert left_on_host(made) == []
 
 
-def test_live_50mb_round_trip_streams_and_checks(box: ComposeTarget, project: DataProject, tmp_path: Path) -> None:
+def test_live_50mb_round_trip_streams_and_checks(box: ComposeTarget, project: DataProject, tmp_path: Path, made: list[str]) -> None:
     src = tmp_path / "db.bin"
     sha = random_file(src, SIZE)
     cid = project.ids()[0]
@@ -194,11 +211,11 @@ def test_live_50mb_round_trip_streams_and_checks(box: ComposeTarget, project: Da
     assert in_container(cid, "sha256sum", "/app/data/.ajudaplay-restore-x.db").split()[0] == sha
     # docker cp creates root's files: this one has its folder's owner (the service can open it), 0600
     assert in_container(cid, "stat", "-c", "%u:%g %a", "/app/data/.ajudaplay-restore-x.db").strip() == "1000:1000 600"
-    assert host_temp_folders() == []
+    assert left_on_host(made) == []
 
 
 @LOCAL_ONLY
-def test_live_missing_folder_short_source_and_no_container(box: ComposeTarget, project: DataProject) -> None:
+def test_live_missing_folder_short_source_and_no_container(box: ComposeTarget, project: DataProject, made: list[str]) -> None:
     with box.live_workspace(step(), "api") as ws:
         with pytest.raises(FileMissing, match=r"/app/data/nothing.db does not exist in container "):
             ws.read_to("/app/data/nothing.db", Sink())  # type: ignore[arg-type]
@@ -211,14 +228,14 @@ def test_live_missing_folder_short_source_and_no_container(box: ComposeTarget, p
         assert ws.write_from(io.BytesIO(b"1234567890"), 5, "/app/data/five.db") == hashlib.sha256(b"12345").hexdigest()
     cid = project.ids()[0]
     assert in_container(cid, "ls", "-A", "/app/data").split() == ["five.db"]
-    assert host_temp_folders() == []
+    assert left_on_host(made) == []
     docker("stop", "-t", "1", cid)
     with pytest.raises(TargetError, match=r"service 'api' has no running container \(Compose service 'api'\)"):
         with box.live_workspace(step(), "api"):
             pass
 
 
-def test_cancel_mid_read_stops_and_leaves_no_host_copy(box: ComposeTarget, project: DataProject) -> None:
+def test_cancel_mid_read_stops_and_leaves_no_host_copy(box: ComposeTarget, project: DataProject, made: list[str]) -> None:
     cid = project.ids()[0]
     in_container(cid, "sh", "-c", f"head -c {SIZE} /dev/urandom > /app/data/big.db", user="1000")
     ctx = step()
@@ -227,7 +244,7 @@ def test_cancel_mid_read_stops_and_leaves_no_host_copy(box: ComposeTarget, proje
         with pytest.raises(Interrupted):
             ws.read_to("/app/data/big.db", sink)  # type: ignore[arg-type]
     assert 0 < sink.count < SIZE
-    assert host_temp_folders() == []
+    assert left_on_host(made) == []
 
 
 def test_offline_stops_works_on_the_volumes_and_starts_again(box: ComposeTarget, project: DataProject) -> None:
@@ -287,3 +304,21 @@ def test_offline_removes_a_leftover_one_off_of_an_interrupted_run(box: ComposeTa
         assert leftover[:12] not in " ".join(project.helpers())
         assert len(project.helpers()) == 1
     assert project.helpers() == []
+
+
+@LOCAL_ONLY
+def test_a_file_written_while_it_is_read_is_refused(box: ComposeTarget, project: DataProject, made: list[str]) -> None:
+    """docker cp takes one moment, sha256sum in the container a later one: a live file cannot pass as a copy."""
+    cid = project.ids()[0]
+    in_container(cid, "sh", "-c", "head -c 2000000 /dev/urandom > /app/data/live.db", user="1000")
+    writer = subprocess.Popen(["docker", "exec", "-u", "1000", cid, "sh", "-c",
+                               "while :; do echo row >> /app/data/live.db; done"])
+    try:
+        with box.live_workspace(step(), "api") as ws:
+            with pytest.raises(TargetError, match=r"the container computed sha256 .* but the controller received .*"
+                                                  r"the file changed while it was read \(read a snapshot"):
+                ws.read_to("/app/data/live.db", Sink())  # type: ignore[arg-type]
+    finally:
+        writer.kill()
+        docker("exec", cid, "sh", "-c", "pkill -f 'echo row' || true", check=False)
+    assert left_on_host(made) == []
