@@ -1,7 +1,7 @@
 """KubernetesTarget: the Target interface on a cluster namespace, kubectl-faithful.
 
 Thin: resolves the service to its objects and hands over to one module per
-concern (rollouts, scaling, configdata, certificates, observe, lease). The
+concern (rollouts, scaling, configdata, certificates, observe, lease, workspace). The
 `kubernetes` client is imported only when the target is opened.
 """
 
@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 from ajudaplay.errors import LockInfo
 from ajudaplay.locks import LockHolder
 from ajudaplay.outcomes import FetchOutcome, LogLines, UploadOutcome, to_result
-from ajudaplay.targets.base import CertificateRequest, Lockable, ServiceOps, StepContext, Target
+from ajudaplay.targets.base import CertificateRequest, Lockable, ServiceData, ServiceOps, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from ajudaplay.inventory.model import TargetSpec
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
         RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
     )
     from ajudaplay.targets.kubernetes.lease import LeaseLock
+    from ajudaplay.targets.workspace import Workspace
 
 
-class KubernetesTarget(ServiceOps, Lockable, Target):
+class KubernetesTarget(ServiceOps, ServiceData, Lockable, Target):
     """One namespace of one cluster (kubeconfig context or in-cluster), with its services' objects."""
 
     kind = "kubernetes"
@@ -167,3 +169,14 @@ class KubernetesTarget(ServiceOps, Lockable, Target):
         from ajudaplay.targets.kubernetes import execution
 
         return to_result(execution.exec_(self.kube, ctx, self.ref(service), command, container=container, pod=pod, stdin=stdin))
+
+    # the service's files (database verbs) ----------------------------------------------------------
+    def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        from ajudaplay.targets.kubernetes import workspace
+
+        return workspace.live_workspace(self.kube, ctx, self.ref(service))
+
+    def offline(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
+        from ajudaplay.targets.kubernetes import workspace
+
+        return workspace.offline(self.kube, ctx, self.ref(service))
