@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ajudaplay.database.transfer import CheckedSink, new_private_file
 from ajudaplay.errors import TargetError
 
 if TYPE_CHECKING:
@@ -95,27 +97,6 @@ def _decryptor(key: bytes, nonce: bytes, tag: bytes) -> AEADDecryptionContext:
     return Cipher(algorithms.AES(key), modes.GCM(nonce, tag)).decryptor()
 
 
-class _HashingWriter:
-    """Writes to a file and keeps the size and sha256 of what was written."""
-
-    def __init__(self, sink: BinaryIO) -> None:
-        self.sink = sink
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        if data:
-            self.sink.write(data)
-            self.digest.update(data)
-            self.size += len(data)
-
-
-def _new_file(path: Path) -> BinaryIO:
-    """A new file, 0600 from its creation (a database copy is as private as the database)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "wb")
-
-
 def _remove(path: Path) -> None:
     try:
         os.unlink(path)
@@ -123,14 +104,16 @@ def _remove(path: Path) -> None:
         pass
 
 
-def pack(src_path: Path, dest_path: Path, passphrase: str | None) -> tuple[int, str]:
+def pack(src_path: Path, dest_path: Path, passphrase: str | None, *,
+         cancel: threading.Event | None = None) -> tuple[int, str]:
     """gzip `src_path` into `dest_path`, encrypted when a passphrase is given: (stored size, stored sha256).
 
-    `dest_path` is created 0600 and removed again when packing fails.
+    `dest_path` is created 0600 and removed again when packing fails or is
+    interrupted (`cancel` set: Interrupted).
     """
     try:
-        with open(src_path, "rb") as source, _new_file(dest_path) as raw:
-            out = _HashingWriter(raw)
+        with open(src_path, "rb") as source, new_private_file(dest_path) as raw:
+            out = CheckedSink(raw, cancel, f"packing {src_path}")
             encryptor: AEADEncryptionContext | None = None
             if passphrase is not None:
                 salt, nonce = os.urandom(SALT_SIZE), os.urandom(NONCE_SIZE)
@@ -154,21 +137,22 @@ def pack(src_path: Path, dest_path: Path, passphrase: str | None) -> tuple[int, 
     except BaseException:
         _remove(dest_path)
         raise
-    return out.size, out.digest.hexdigest()
+    return out.size, out.hexdigest()
 
 
-def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str = "backup") -> tuple[int, str]:
+def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str = "backup",
+           cancel: threading.Event | None = None) -> tuple[int, str]:
     """Decrypt (when encrypted) and gunzip `src_path` into `dest_path`: (size, sha256) of the result.
 
     Raises KeyNeeded (encrypted, no passphrase), WrongKey (the tag does not
     authenticate: wrong key or altered bytes) or CorruptBackup (not a complete
     gzip stream); `dest_path` (created 0600) is removed on any failure. A
     passphrase given for an unencrypted backup is not needed and not used.
-    `name` is the backup's name, for the messages.
+    `name` is the backup's name, for the messages; `cancel` set: Interrupted.
     """
     try:
-        with open(src_path, "rb") as source, _new_file(dest_path) as raw:
-            out = _HashingWriter(raw)
+        with open(src_path, "rb") as source, new_private_file(dest_path) as raw:
+            out = CheckedSink(raw, cancel, f"unpacking backup {name}")
             if source.read(len(MAGIC)) == MAGIC:
                 if passphrase is None:
                     raise KeyNeeded(f"backup {name} is encrypted: give its key (`key: \"{{{{ backup_key }}}}\"`, "
@@ -184,10 +168,10 @@ def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str
     except BaseException:
         _remove(dest_path)
         raise
-    return out.size, out.digest.hexdigest()
+    return out.size, out.hexdigest()
 
 
-def _decrypt(source: BinaryIO, total: int, passphrase: str, out: _HashingWriter, name: str) -> None:
+def _decrypt(source: BinaryIO, total: int, passphrase: str, out: CheckedSink, name: str) -> None:
     """Stream-decrypt from just past the magic; the tag (last TAG_SIZE bytes) is checked at the end.
 
     A gzip error in the middle is not reported until the tag says whether the
@@ -233,7 +217,7 @@ def _decrypt(source: BinaryIO, total: int, passphrase: str, out: _HashingWriter,
 class _Gunzip:
     """Incremental gunzip into a writer, output bounded per step (a small file cannot expand unbounded in memory)."""
 
-    def __init__(self, out: _HashingWriter, name: str) -> None:
+    def __init__(self, out: CheckedSink, name: str) -> None:
         self.out = out
         self.name = name
         self.inflater = zlib.decompressobj(_GZIP_WBITS)

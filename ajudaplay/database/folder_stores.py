@@ -11,11 +11,11 @@ the local host). Files are written atomically (temp file + rename) and are
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import posixpath
 import shlex
 import shutil
+import threading
 import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
@@ -23,7 +23,10 @@ from typing import BinaryIO, Protocol, cast
 from ajudaplay.database.archive import CHUNK, CorruptBackup
 from ajudaplay.database.model import Manifest
 from ajudaplay.database.stores import StoreError, data_file, list_prefix, manifest_file, manifests_in
-from ajudaplay.errors import TargetError
+from ajudaplay.database.transfer import (
+    CancellableReader, CheckedSink, check_fetched, new_private_file, stop_if_cancelled,
+)
+from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.hosts.base import HostConnection
 
 __all__ = ["ControllerFolder", "FolderStore", "HostFolder"]
@@ -34,11 +37,12 @@ class _Files(Protocol):
 
     def makedirs(self, path: str) -> None: ...
 
-    def put(self, source: Path, path: str) -> None:
-        """Atomically create or replace `path` with the controller file `source` (0600)."""
+    def put(self, source: Path, path: str, cancel: threading.Event | None) -> None:
+        """Atomically create or replace `path` with the controller file `source` (0600); Interrupted when
+        `cancel` is set (nothing is left at `path`)."""
         ...
 
-    def get(self, path: str, sink: BinaryIO) -> bool:
+    def get(self, path: str, sink: BinaryIO, cancel: threading.Event | None) -> bool:
         """Stream `path` into `sink`; False when it does not exist."""
         ...
 
@@ -55,35 +59,6 @@ class _Files(Protocol):
     def remove(self, path: str) -> None:
         """Delete a file; no error when it is already gone."""
         ...
-
-
-class _Verifier:
-    """A sink that writes to a file and keeps size and sha256, to check a fetched object."""
-
-    def __init__(self, sink: BinaryIO) -> None:
-        self.sink = sink
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sink.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-
-def check_fetched(manifest: Manifest, size: int, sha256: str, where: str) -> None:
-    """CorruptBackup unless what was fetched is what the manifest says was stored."""
-    if size != manifest.stored_size or sha256 != manifest.stored_sha256:
-        raise CorruptBackup(
-            f"backup {manifest.name} in {where} does not match its manifest (stored {manifest.stored_size} bytes, "
-            f"sha256 {manifest.stored_sha256[:16]}…; found {size} bytes, sha256 {sha256[:16]}…): it was altered or "
-            "damaged in the store, so it is refused; nothing was changed (restore another backup by name)")
-
-
-def new_private_file(path: Path) -> BinaryIO:
-    """A new controller file, 0600 before its first byte."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def _unlink(path: Path) -> None:
@@ -107,7 +82,8 @@ class FolderStore:
     def scratch_dir(self) -> Path | None:
         return None
 
-    def put(self, manifest: Manifest, packed_path: Path) -> None:
+    def put(self, manifest: Manifest, packed_path: Path, *, cancel: threading.Event | None = None) -> None:
+        stop_if_cancelled(cancel, f"storing backup {manifest.name}")  # a hard link reads nothing that could stop
         size = os.stat(packed_path).st_size
         if size != manifest.stored_size:
             raise StoreError(f"{self.description}: {packed_path} has {size} bytes, its manifest says "
@@ -115,25 +91,25 @@ class FolderStore:
         data = self._path(data_file(manifest))
         try:
             self._files.makedirs(posixpath.dirname(data))
-            self._files.put(packed_path, data)
+            self._files.put(packed_path, data, cancel)
             self._files.write(self._path(manifest_file(manifest)), manifest.to_json().encode("utf-8"))
-        except StoreError:
+        except (StoreError, Interrupted):
             raise
         except (TargetError, OSError) as exc:
             raise StoreError(f"{self.description}: cannot store backup {manifest.name}: {_why(exc)}") from exc
 
-    def fetch_to(self, manifest: Manifest, dest_path: Path) -> None:
+    def fetch_to(self, manifest: Manifest, dest_path: Path, *, cancel: threading.Event | None = None) -> None:
         where = self.description
         try:
             with new_private_file(dest_path) as handle:
-                sink = _Verifier(handle)
-                if not self._files.get(self._path(data_file(manifest)), cast(BinaryIO, sink)):
+                sink = CheckedSink(handle, cancel, f"fetching backup {manifest.name}")
+                if not self._files.get(self._path(data_file(manifest)), cast(BinaryIO, sink), cancel):
                     raise StoreError(f"backup {manifest.name}: its data file {data_file(manifest)} is missing from "
                                      f"{where}; nothing was changed")
-            check_fetched(manifest, sink.size, sink.digest.hexdigest(), where)
+            check_fetched(manifest, sink.size, sink.hexdigest(), where)
         except BaseException as exc:
             _unlink(dest_path)
-            if isinstance(exc, (OSError, TargetError)) and not isinstance(exc, (StoreError, CorruptBackup)):
+            if isinstance(exc, (OSError, TargetError)) and not isinstance(exc, (StoreError, CorruptBackup, Interrupted)):
                 raise StoreError(f"{where}: cannot read backup {manifest.name}: {_why(exc)}") from exc
             raise
 
@@ -184,7 +160,7 @@ class _LocalFiles:
             except FileExistsError:
                 pass
 
-    def put(self, source: Path, path: str) -> None:
+    def put(self, source: Path, path: str, cancel: threading.Event | None) -> None:
         tmp = Path(f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.{uuid.uuid4().hex[:8]}.part")
         try:
             try:  # a hard link costs nothing when the packed file is on the same file system (scratch_dir)
@@ -194,7 +170,7 @@ class _LocalFiles:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                     raise
                 with open(source, "rb") as src, new_private_file(tmp) as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
+                    shutil.copyfileobj(CancellableReader(src, cancel, f"storing {path}"), dst, CHUNK)
                     dst.flush()
                     os.fsync(dst.fileno())
             os.replace(tmp, path)
@@ -202,7 +178,7 @@ class _LocalFiles:
             _unlink(tmp)
             raise
 
-    def get(self, path: str, sink: BinaryIO) -> bool:
+    def get(self, path: str, sink: BinaryIO, cancel: threading.Event | None) -> bool:
         try:
             with open(path, "rb") as handle:
                 shutil.copyfileobj(handle, sink, CHUNK)
@@ -277,12 +253,12 @@ class _HostFiles:
     def makedirs(self, path: str) -> None:
         self._run(f"umask 077 && mkdir -p {shlex.quote(path)}", f"cannot create {path}")
 
-    def put(self, source: Path, path: str) -> None:
+    def put(self, source: Path, path: str, cancel: threading.Event | None) -> None:
         with open(source, "rb") as handle:
-            self.host.stream_to(handle, path, 0o600)
+            self.host.stream_to(handle, path, 0o600, cancel=cancel)
 
-    def get(self, path: str, sink: BinaryIO) -> bool:
-        return self.host.stream_from(path, sink)
+    def get(self, path: str, sink: BinaryIO, cancel: threading.Event | None) -> bool:
+        return self.host.stream_from(path, sink, cancel=cancel)
 
     def read(self, path: str) -> bytes | None:
         return self.host.read_file(path)

@@ -13,14 +13,14 @@ in the tests).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from ajudaplay.database.folder_stores import check_fetched, new_private_file
 from ajudaplay.database.model import Manifest
 from ajudaplay.database.stores import StoreError, data_file, list_prefix, manifest_file, manifests_in
+from ajudaplay.database.transfer import CancellableReader, CheckedSink, check_fetched, new_private_file
 
 __all__ = ["S3Store"]
 
@@ -92,7 +92,7 @@ class S3Store:
     def scratch_dir(self) -> Path | None:
         return None
 
-    def put(self, manifest: Manifest, packed_path: Path) -> None:
+    def put(self, manifest: Manifest, packed_path: Path, *, cancel: threading.Event | None = None) -> None:
         from boto3.s3.transfer import TransferConfig
 
         size = os.stat(packed_path).st_size
@@ -104,16 +104,17 @@ class S3Store:
         client = self.client()
         with self._errors(f"cannot store backup {manifest.name}"):
             with open(packed_path, "rb") as handle:
-                client.upload_fileobj(handle, self.bucket, self._key(data_file(manifest)), Config=config)
+                reader = CancellableReader(handle, cancel, f"storing backup {manifest.name}")
+                client.upload_fileobj(reader, self.bucket, self._key(data_file(manifest)), Config=config)
             client.put_object(Bucket=self.bucket, Key=self._key(manifest_file(manifest)),
                               Body=manifest.to_json().encode("utf-8"), ContentType="application/json")
 
-    def fetch_to(self, manifest: Manifest, dest_path: Path) -> None:
+    def fetch_to(self, manifest: Manifest, dest_path: Path, *, cancel: threading.Event | None = None) -> None:
         from botocore.exceptions import ClientError
 
-        digest, size = hashlib.sha256(), 0
         try:
             with self._errors(f"cannot read backup {manifest.name}"), new_private_file(dest_path) as handle:
+                sink = CheckedSink(handle, cancel, f"fetching backup {manifest.name}")
                 try:
                     body = self.client().get_object(Bucket=self.bucket, Key=self._key(data_file(manifest)))["Body"]
                 except ClientError as exc:
@@ -123,10 +124,8 @@ class S3Store:
                     raise
                 with contextlib.closing(body):
                     for chunk in body.iter_chunks(1 << 20):
-                        handle.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-            check_fetched(manifest, size, digest.hexdigest(), self.description)
+                        sink.write(chunk)
+            check_fetched(manifest, sink.size, sink.hexdigest(), self.description)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(dest_path)

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackupPlace", "Store", "StoreError", "age_seconds", "backup_name", "created_at", "data_file", "default_folder",
-    "manifest_file", "manifests_in", "open_store", "superseded", "utc_stamp",
+    "listing_entry", "manifest_file", "manifests_in", "newest_first", "open_store", "superseded", "utc_stamp",
 ]
 
 STORE_TYPES = ("controller", "host", "s3")
@@ -62,13 +63,15 @@ class Store(Protocol):
         """A controller folder for temp files that `put` can take without a copy, or None (use tempfile)."""
         ...
 
-    def put(self, manifest: Manifest, packed_path: Path) -> None:
-        """Store the packed file, then its manifest (only then is the backup listed)."""
+    def put(self, manifest: Manifest, packed_path: Path, *, cancel: threading.Event | None = None) -> None:
+        """Store the packed file, then its manifest (only then is the backup listed). Interrupted when
+        `cancel` is set on the way (the backup is then not listed)."""
         ...
 
-    def fetch_to(self, manifest: Manifest, dest_path: Path) -> None:
+    def fetch_to(self, manifest: Manifest, dest_path: Path, *, cancel: threading.Event | None = None) -> None:
         """Stream the stored object to `dest_path` (0600); CorruptBackup unless its size and sha256 are
-        the manifest's stored_size and stored_sha256 (dest_path is removed then)."""
+        the manifest's stored_size and stored_sha256, Interrupted when `cancel` is set (dest_path is
+        removed in both cases)."""
         ...
 
     def list(self, environment: str, target: str | None = None, service: str | None = None,
@@ -185,6 +188,12 @@ def manifests_in(files: Iterable[str], read: Callable[[str], bytes | None], *, e
         if all(value is None or getattr(manifest, key) == value for key, value in wanted.items()):
             found.append(manifest)
     return newest_first(found)
+
+
+def listing_entry(manifest: Manifest, store: str, now: datetime) -> dict[str, Any]:
+    """One backup as listings show it (`ajudaplay backups --output json`, the `backups` action): the
+    manifest's fields, its age in seconds at `now`, and the store's description."""
+    return {**asdict(manifest), "age_seconds": round(age_seconds(manifest, now), 1), "store": store}
 
 
 def newest_first(manifests: Iterable[Manifest]) -> list[Manifest]:

@@ -161,3 +161,21 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path, key: str | None) -> 
         tracemalloc.stop()
     assert peak < 12 << 20, f"peak {peak >> 20} MiB for a 48 MiB file"
     assert sha(tmp_path / "big.out") == sha(src)
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_cancel_stops_packing_and_unpacking(tmp_path: Path, key: str | None) -> None:
+    import threading
+
+    from ajudaplay.errors import Interrupted
+
+    src = sqlite_like(tmp_path / "a.db", 3 << 20)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Interrupted):
+        pack(src, tmp_path / "a.pack", key, cancel=cancel)
+    assert not (tmp_path / "a.pack").exists()
+    pack(src, tmp_path / "a.pack", key)
+    with pytest.raises(Interrupted):
+        unpack(tmp_path / "a.pack", tmp_path / "out", key, cancel=cancel)
+    assert not (tmp_path / "out").exists()

@@ -347,3 +347,22 @@ def test_retention_arguments() -> None:
         superseded([], 0, None, NOW)
     with pytest.raises(ValueError, match="keep_days must be 0 or more"):
         superseded([], None, -1, NOW)
+
+
+def test_a_cancelled_put_or_fetch_stops_and_leaves_nothing(store: tuple[Store, Raw], tmp_path: Path) -> None:
+    """The step's cancel event (Ctrl-C) stops a transfer: Interrupted, no backup listed, no fetched file."""
+    import threading
+
+    from ajudaplay.errors import Interrupted
+
+    s, _ = store
+    cancel = threading.Event()
+    cancel.set()
+    m, packed = packed_backup(tmp_path, NOW, size=3 << 20)
+    with pytest.raises(Interrupted):
+        s.put(m, packed, cancel=cancel)
+    assert s.list("prod") == []
+    s.put(m, packed)
+    with pytest.raises(Interrupted):
+        s.fetch_to(m, tmp_path / "fetched", cancel=cancel)
+    assert not (tmp_path / "fetched").exists()
