@@ -179,3 +179,22 @@ def test_cancel_stops_packing_and_unpacking(tmp_path: Path, key: str | None) -> 
     with pytest.raises(Interrupted):
         unpack(tmp_path / "a.pack", tmp_path / "out", key, cancel=cancel)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_packer_packs_a_stream_as_it_arrives(tmp_path: Path, key: str | None) -> None:
+    """What a backup does with the snapshot stream: written chunk by chunk, packed on the way."""
+    src = sqlite_like(tmp_path / "a.db", 2_500_000)
+    with archive.Packer(tmp_path / "a.pack", key) as packer, open(src, "rb") as handle:
+        while chunk := handle.read(65536):
+            packer.write(chunk)
+    assert packer.result == (os.path.getsize(tmp_path / "a.pack"), sha(tmp_path / "a.pack"))
+    assert unpack(tmp_path / "a.pack", tmp_path / "out", key)[1] == sha(src)
+
+
+def test_packer_removes_its_file_when_the_stream_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        with archive.Packer(tmp_path / "a.pack", KEY) as packer:
+            packer.write(b"x" * 100_000)
+            raise RuntimeError("the snapshot stream broke")
+    assert not (tmp_path / "a.pack").exists()
