@@ -101,6 +101,8 @@ class S3Store:
                              f"{manifest.stored_size}: not stored")
         config = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE,
                                 max_concurrency=CONCURRENCY, max_io_queue=CONCURRENCY)
+        # s3transfer reads up to this many parts of a file object ahead (default 10: 80 MiB here)
+        config.max_in_memory_upload_chunks = CONCURRENCY
         client = self.client()
         with self._errors(f"cannot store backup {manifest.name}"):
             with open(packed_path, "rb") as handle:

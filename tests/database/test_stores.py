@@ -366,3 +366,29 @@ def test_a_cancelled_put_or_fetch_stops_and_leaves_nothing(store: tuple[Store, R
     with pytest.raises(Interrupted):
         s.fetch_to(m, tmp_path / "fetched", cancel=cancel)
     assert not (tmp_path / "fetched").exists()
+
+
+def test_s3_upload_memory_is_bounded(moto: MotoServer, tmp_path: Path) -> None:
+    """A 64 MiB upload holds a few parts in memory, not the file (s3transfer would read 10 parts ahead)."""
+    import tracemalloc
+
+    import boto3
+
+    boto3.client("s3", endpoint_url=moto.endpoint_url, **moto.credentials).create_bucket(Bucket="memory")
+    s = open_store({"type": "s3", "bucket": "memory", "endpoint_url": moto.endpoint_url, "region": "us-east-1",
+                    "access_key_id": "a", "secret_access_key": "b"}, inventory_dir=tmp_path, host=None)
+    src = tmp_path / "big.db"
+    with open(src, "wb") as handle:
+        for _ in range(64):
+            handle.write(os.urandom(1 << 20))
+    packed = tmp_path / "big.pack"
+    m = manifest(NOW, stored=pack(src, packed, None))
+    s.list("prod")  # the client exists before measuring
+    tracemalloc.start()
+    try:
+        s.put(m, packed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 56 << 20, f"peak {peak >> 20} MiB for a 64 MiB upload"
+    assert s.list("prod") == [m]
