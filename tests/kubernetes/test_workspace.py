@@ -6,6 +6,7 @@ the data pod gone; the volume's host folder is a second one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -90,10 +91,11 @@ def test_50mb_round_trip_keeps_controller_memory_bounded(data_service: DataServi
 
 
 class _FirstReadCut:
-    """podexec.stream as a server that ends the first `cat` after `keep` bytes (kubernetes#60140)."""
+    """podexec.stream as a server that ends the first `cat` after `keep` bytes (kubernetes#60140), its stderr
+    (the container's size and sum) lost too when `lose_stderr`."""
 
-    def __init__(self, keep: int) -> None:
-        self.keep, self.cut, self.real = keep, 0, podexec.stream
+    def __init__(self, keep: int, lose_stderr: bool = False) -> None:
+        self.keep, self.cut, self.real, self.lose_stderr = keep, 0, podexec.stream, lose_stderr
 
     def __call__(self, *args: Any, sink: Any = None, **kw: Any) -> podexec.Finished:
         argv = args[3]
@@ -110,6 +112,8 @@ class _FirstReadCut:
                     if room:
                         outer.write(data[:room])
             sink = Short()
+            done = self.real(*args, sink=sink, **kw)
+            return dataclasses.replace(done, stderr=b"") if self.lose_stderr else done
         return self.real(*args, sink=sink, **kw)
 
 
@@ -124,6 +128,11 @@ def test_a_stream_cut_short_is_resumed_and_checked(data_service: DataService, mo
         assert ws.read_to(f"{DATA_DIR}/cut.bin", back) == hashlib.sha256(data).hexdigest()
         assert back.getvalue() == data
         assert any(f"ended at byte {MB + 5} of {len(data)}; resuming" in line for line in logged), logged
+        monkeypatch.setattr(podexec, "stream", _FirstReadCut(2 * MB, lose_stderr=True))
+        back = io.BytesIO()
+        assert ws.read_to(f"{DATA_DIR}/cut.bin", back) == hashlib.sha256(data).hexdigest()
+        assert back.getvalue() == data
+        assert any(f"ended at byte {2 * MB} of {len(data)}; resuming" in line for line in logged), logged
         monkeypatch.setattr(podexec, "stream", _FirstReadCut(MB))
         monkeypatch.setattr(workspace, "RESUMES", 0)
         with pytest.raises(TargetError, match=f"received {MB} bytes .* the container has {len(data)} bytes"):

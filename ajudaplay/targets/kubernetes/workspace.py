@@ -47,13 +47,21 @@ DATA_POD_DEADLINE = 6 * 3600  # activeDeadlineSeconds: a data pod whose run died
 MISSING_RC = 44
 RESUMES = 5
 POLL = 0.5  # seconds between looks at the service's pods while they go away
-# $1 path: its size, then its sum (one round trip before a read)
-STAT_SH = ('[ -f "$1" ] || exit %d; command -v sha256sum >/dev/null 2>&1 || { echo "no sha256sum" >&2; exit 45; }; '
-           'wc -c < "$1" && sha256sum < "$1"') % MISSING_RC
-READ_SH = 'exec cat < "$1"'
+NO_SUM_RC = 45
+SIZE_TAG = "ajudaplay-size"
+_CHECKS = ('[ -f "$1" ] || exit %d; command -v sha256sum >/dev/null 2>&1 || '
+           '{ echo "the image has no sha256sum" >&2; exit %d; }; ') % (MISSING_RC, NO_SUM_RC)
+# $1 path: the file on stdout; its size, then its sum (computed while it streams: the other core) on stderr
+READ_SH = (_CHECKS + 'echo "%s $(stat -c %%s "$1" 2>/dev/null || wc -c < "$1")" >&2; '
+           'sha256sum < "$1" >&2 & cat < "$1"; rc=$?; wait $! && exit $rc') % SIZE_TAG
+# the same, apart, when a cut stream lost them
+STAT_SH = _CHECKS + 'wc -c < "$1" && sha256sum < "$1"'
 RESUME_SH = 'exec tail -c +"$2" < "$1"'  # $2: the first byte wanted, counted from 1
-# $1 path, $2 size: exactly $2 bytes of stdin into $1 (0600 when new), then the sum of what landed
+# $1 path, $2 size: exactly $2 bytes of stdin into $1 (0600 when new), then the sum of what landed (read
+# back: busybox's `tee` copies a kilobyte at a time, which made a summing pipeline slower, not faster)
 WRITE_SH = 'umask 077 && head -c "$2" > "$1" && sha256sum < "$1"'
+SUM = re.compile(rb"^([0-9a-f]{64})\s+-?\s*$", re.M)
+SIZE = re.compile(rb"^%s\s+(\d+)\s*$" % SIZE_TAG.encode(), re.M)
 
 
 class PodWorkspace:
@@ -112,22 +120,33 @@ class PodWorkspace:
         full = " (the volume is full)" if "No space left" in detail else ""
         return TargetError(f"{what} in {self.where}: {detail}{full}")
 
+    def _checked(self, path: str, done: podexec.Finished) -> None:
+        if done.rc == MISSING_RC:
+            raise FileMissing(f"no such file in {self.where}: {path}")
+        if done.rc != 0:
+            raise self._fail(f"reading {path}", done)
+
     def _stat(self, path: str) -> tuple[int, str]:
         out = _Collect()
         done = self._sh(STAT_SH, path, sink=out, what=f"reading {path}")
-        if done.rc == MISSING_RC:
-            raise FileMissing(f"no such file in {self.where}: {path}")
+        self._checked(path, done)
         words = bytes(out.data).split()
-        if done.rc != 0 or len(words) < 2 or not words[0].isdigit():
+        if len(words) < 2 or not words[0].isdigit():
             raise self._fail(f"reading the size and sha256 of {path}", done)
         return int(words[0]), words[1].decode("ascii", "replace")
 
     def read_to(self, path: str, sink: BinaryIO) -> str:
-        """Stream `path` into `sink`: the container's size and sum first, then `cat`, resumed with
-        `tail -c +N` when the stream ends early; TargetError unless the sums agree."""
-        size, expected = self._stat(path)
+        """Stream `path` into `sink` with `cat`, its size and sum from the container on stderr; resumed with
+        `tail -c +N` when the stream ends early (then size and sum asked apart if they were lost too);
+        TargetError unless the sums agree."""
         counted = _Counting(sink)
         done = self._sh(READ_SH, path, sink=counted, what=f"reading {path}")
+        self._checked(path, done)
+        size_seen, sum_seen = SIZE.search(done.stderr), SUM.search(done.stderr)
+        if size_seen and sum_seen:
+            size, expected = int(size_seen.group(1)), sum_seen.group(1).decode()
+        else:
+            size, expected = self._stat(path)
         resumes = 0
         while done.rc == 0 and counted.size < size and resumes < RESUMES:
             resumes += 1
