@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol, cast
 
 from ajudaplay.database.archive import CHUNK, CorruptBackup
 from ajudaplay.database.model import Manifest
-from ajudaplay.database.stores import StoreError, data_file, list_prefix, manifest_file, manifests_in
+from ajudaplay.database.stores import StoreError, already_stored, data_file, list_prefix, manifest_file, manifests_in
 from ajudaplay.database.transfer import (
     CancellableReader, CheckedSink, check_fetched, new_private_file, stop_if_cancelled,
 )
@@ -90,6 +90,8 @@ class FolderStore:
                              f"{manifest.stored_size}: not stored")
         data = self._path(data_file(manifest))
         try:
+            if self._files.read(self._path(manifest_file(manifest))) is not None:
+                raise StoreError(already_stored(manifest, self.description))
             self._files.makedirs(posixpath.dirname(data))
             self._files.put(packed_path, data, cancel)
             self._files.write(self._path(manifest_file(manifest)), manifest.to_json().encode("utf-8"))

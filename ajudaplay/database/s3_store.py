@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ajudaplay.database.model import Manifest
-from ajudaplay.database.stores import StoreError, data_file, list_prefix, manifest_file, manifests_in
+from ajudaplay.database.stores import StoreError, already_stored, data_file, list_prefix, manifest_file, manifests_in
 from ajudaplay.database.transfer import CancellableReader, CheckedSink, check_fetched, new_private_file
 
 __all__ = ["S3Store"]
@@ -105,6 +105,8 @@ class S3Store:
         config.max_in_memory_upload_chunks = CONCURRENCY
         client = self.client()
         with self._errors(f"cannot store backup {manifest.name}"):
+            if self._read(manifest_file(manifest)) is not None:
+                raise StoreError(already_stored(manifest, self.description))
             with open(packed_path, "rb") as handle:
                 reader = CancellableReader(handle, cancel, f"storing backup {manifest.name}")
                 client.upload_fileobj(reader, self.bucket, self._key(data_file(manifest)), Config=config)

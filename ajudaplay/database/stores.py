@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
 
 __all__ = [
-    "BackupPlace", "Store", "StoreError", "age_seconds", "backup_name", "created_at", "data_file", "default_folder",
+    "BackupPlace", "Store", "StoreError", "age_seconds", "already_stored", "backup_name", "created_at", "data_file", "default_folder",
     "listing_entry", "manifest_file", "manifests_in", "newest_first", "open_store", "superseded", "utc_stamp",
 ]
 
@@ -147,6 +147,12 @@ def data_file(manifest: Manifest) -> str:
 def manifest_file(manifest: Manifest) -> str:
     """The manifest's path relative to the store's root."""
     return f"{BackupPlace.of(manifest).folder()}/{_segment(manifest.name, 'backup')}.json"
+
+
+def already_stored(manifest: Manifest, where: str) -> str:
+    """The refusal to overwrite a kept backup (two backups of one database in one second of one run)."""
+    return (f"{where} already holds a backup named {manifest.name}: not replaced (one backup per database per "
+            "second and run; take the next one a second later)")
 
 
 def list_prefix(environment: str, target: str | None, service: str | None, database: str | None) -> str:

@@ -392,3 +392,13 @@ def test_s3_upload_memory_is_bounded(moto: MotoServer, tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 56 << 20, f"peak {peak >> 20} MiB for a 64 MiB upload"
     assert s.list("prod") == [m]
+
+
+def test_a_kept_backup_is_never_replaced(store: tuple[Store, Raw], tmp_path: Path) -> None:
+    s, _ = store
+    m, packed = packed_backup(tmp_path, NOW)
+    s.put(m, packed)
+    other, packed2 = packed_backup(tmp_path, NOW)  # same name: same database, second and run
+    with pytest.raises(StoreError, match=f"already holds a backup named {m.name}: not replaced"):
+        s.put(other, packed2)
+    s.fetch_to(m, tmp_path / "fetched")  # still the first one, intact
