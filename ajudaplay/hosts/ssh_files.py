@@ -1,9 +1,10 @@
-"""File transfer on an SSH connection: reads over SFTP, atomic writes through one remote command.
+"""File transfer on an SSH connection: reads over SFTP, atomic writes through one remote command,
+and streams for large files (in: `cat` on a channel of its own; out: SFTP into a temp file, renamed).
 
 Split from hosts/pyinfra_host.py, which owns the connection and the commands:
 this side only needs the transport (for SFTP) and fresh channels (for a
-write's `cat > tmp && mv`), both handed in, so it shares the host's one
-connection. The channel reader lives in hosts/ssh_channel.py.
+write's `cat > tmp && mv`, a stream's `cat`), both handed in, so it shares the
+host's one connection. The channel reader lives in hosts/ssh_channel.py.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ajudaplay.hosts.stopping import decode as _decode
 if TYPE_CHECKING:
     from paramiko import SFTPClient
 
-PREFETCH_REQUESTS = 64  # blocks of 32 KB in flight while streaming a file in: 2 MB at most
-STREAM_CHUNK = 1 << 20  # bytes per write while streaming a file out
+STREAM_CHUNK = 1 << 20  # bytes per SFTP write while streaming a file out
+RECV_CHUNK = 1 << 18  # bytes per channel read while streaming a file in (on top of the 2 MB SSH window)
+MISSING_RC = 44  # stream_from's `cat`: the file does not exist
+CANCEL_POLL = 0.5  # seconds a stream waits for data before it looks at the cancel event again
 
 
 class SSHFiles:
@@ -84,21 +87,55 @@ class SSHFiles:
             raise TargetError(f"{self.name}: cannot write {path}: {detail[0]}")
 
     def stream_from(self, path: str, sink: BinaryIO, *, cancel: threading.Event | None = None) -> bool:
-        """A remote file into `sink` over SFTP in chunks (paramiko's getfo); False when it does not exist.
+        """A remote file into `sink` in chunks: `cat` on a channel of its own; False when it does not exist.
 
-        getfo prefetches: without a bound it asks for every 32 KB block of the
-        file at once and keeps what arrives before `sink` takes it, so a slow
-        sink would hold the file in memory; PREFETCH_REQUESTS bounds that.
+        Not SFTP: paramiko's prefetch (getfo) counts itself done as soon as the
+        requests sent so far are answered; its thread keeps asking for the rest,
+        and those answers are kept in memory, never read (seen: 180 MB held for
+        a 200 MB file on a loaded machine). A channel's data is bounded by the
+        SSH window instead: what `sink` has not taken is not sent.
         """
-        with self._sftp_lock:
-            try:
-                self._sftp_client().getfo(path, sink, callback=_cancel_check(cancel, f"reading {path}"),
-                                          max_concurrent_prefetch_requests=PREFETCH_REQUESTS)
-            except FileNotFoundError:
-                return False
-            except OSError as exc:
-                raise TargetError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        q = shlex.quote(path)
+        script = f"[ -e {q} ] || exit {MISSING_RC}; exec cat -- {q}"
+        try:
+            channel = self._open_channel()
+            channel.settimeout(CANCEL_POLL)
+            channel.exec_command(wrap(script, None))
+        except TargetUnreachable:
+            raise
+        except Exception as exc:  # paramiko.SSHException, socket errors, EOFError
+            raise TargetUnreachable(f"{self.url}: {exc or type(exc).__name__}") from exc
+        try:
+            self._pump_channel(channel, sink, cancel, f"reading {path}")
+            channel.settimeout(None)
+            rc = channel.recv_exit_status()
+            err = channel.recv_stderr(4096) if channel.recv_stderr_ready() else b""
+        finally:
+            channel.close()
+        if rc == MISSING_RC:
+            return False
+        if rc == -1:  # the channel closed without an exit status: the connection dropped
+            raise TargetUnreachable(f"{self.url}: connection lost while reading {path}")
+        if rc != 0:
+            detail = _decode(err).strip().splitlines()[-1:] or [f"exit status {rc}"]
+            raise TargetError(f"{self.name}: cannot read {path}: {detail[0]}")
         return True
+
+    @staticmethod
+    def _pump_channel(channel: Any, sink: BinaryIO, cancel: threading.Event | None, what: str) -> None:
+        """Channel stdout into `sink` until EOF; Interrupted once `cancel` is set (checked every CANCEL_POLL)."""
+        import socket
+
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(f"{what}: interrupted")
+            try:
+                chunk = channel.recv(RECV_CHUNK)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            sink.write(chunk)
 
     def stream_to(self, source: BinaryIO, path: str, mode: int | None = None, *,
                   cancel: threading.Event | None = None) -> None:

@@ -1,4 +1,4 @@
-"""HostConnection.stream_from / stream_to on `@local` and over real SSH (SFTP): 50 MB, never held whole.
+"""HostConnection.stream_from / stream_to on `@local` and over real SSH: 50 MB, never held whole.
 
 Memory is measured with tracemalloc (every Python allocation, paramiko's packets
 and prefetch buffers included) around the transfer; the bound (8 MB) is a
@@ -158,6 +158,8 @@ def test_stream_from_missing_is_false_and_missing_folder_is_a_clear_error(host: 
     import io
 
     assert host.stream_from(f"{folder}/nothing", HashingSink()) is False  # type: ignore[arg-type]
+    with pytest.raises(TargetError, match=rf"{host.name}: cannot read {folder}: "):
+        host.stream_from(folder, HashingSink())  # type: ignore[arg-type]
     with pytest.raises(TargetError, match=rf"{host.name}: cannot write {folder}/no/such/file"):
         host.stream_to(io.BytesIO(b"x"), f"{folder}/no/such/file")
     assert listing(host, folder) == []
