@@ -281,6 +281,72 @@ class ExecOutcome(Outcome):
     pods: list[dict[str, Any]] | None = None  # Kubernetes `pod: all`: one entry per pod
 
 
+@dataclass(frozen=True, kw_only=True)
+class DbCheckOutcome(Outcome):
+    VERB: ClassVar[str] = "db_check"
+    ok: bool  # the PRAGMA answered exactly "ok"
+    messages: list[str]  # its lines ("ok", or what SQLite found wrong)
+    quick: bool  # quick_check instead of integrity_check
+    service: str
+    database: str  # the inventory's name for it ("main" for the single form)
+    path: str
+    where: str  # the pod/container it ran in
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupOutcome(Outcome):
+    """A kept backup: its manifest's fields (ajudaplay/database/model.py), the store, what retention deleted.
+    In check mode only the names are known: the sizes and checksums are None."""
+
+    VERB: ClassVar[str] = "backup"
+    name: str
+    environment: str
+    target: str
+    service: str
+    database: str
+    path: str
+    created: str
+    size: int | None
+    sha256: str | None
+    stored_size: int | None
+    stored_sha256: str | None
+    encrypted: bool
+    verified: bool
+    run_id: str
+    revision: int | None
+    image: str | None
+    store: str  # the store's description (never its credentials)
+    deleted: list[str]  # backups retention removed (check mode: would remove)
+    where: str  # the pod/container the snapshot was taken in
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreOutcome(Outcome):
+    VERB: ClassVar[str] = "restore"
+    backup: str  # the restored backup's name
+    created: str  # when it was taken
+    service: str
+    database: str
+    path: str
+    store: str
+    kept: str | None  # where the database it replaced now is (corrupted-YYYYmmdd-HHMMSS.db); None: there was none
+    before_sha256: str | None  # of the database it replaced
+    after_sha256: str | None  # of the database now in place (the backup's sha256)
+    confirmed_by: str | None  # who said yes (None: confirm: false, or check mode)
+    timings: dict[str, float]  # seconds per phase: verify, stopped (service down), total
+    where: str  # the short-lived container the file work ran in
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupList(Outcome):
+    VERB: ClassVar[str] = "backups"
+    service: str
+    database: str | None  # None: every database of the service
+    store: str
+    backups: list[dict[str, Any]]  # newest first: each a manifest's fields plus `age` (seconds)
+    count: int
+
+
 def to_result(outcome: O) -> VerbResult[O]:
     """The one place an outcome becomes the engine's Result: its flags, message, changes and registered data."""
     return VerbResult(
@@ -294,3 +360,6 @@ VERBS: tuple[type[Outcome], ...] = (
     DeployOutcome, RollbackOutcome, RevisionList, ScaleOutcome, RestartOutcome, ServiceStatus,
     ConfigOutcome, SecretOutcome, CertificateOutcome, LogLines, FetchOutcome, UploadOutcome, UsageOutcome, ExecOutcome,
 )
+
+# The database verbs (ajudaplay/actions/database.py; documented in docs/actions-database.md).
+DATABASE_VERBS: tuple[type[Outcome], ...] = (DbCheckOutcome, BackupOutcome, RestoreOutcome, BackupList)

@@ -66,7 +66,7 @@ class Registry:
         return sorted(self.actions)
 
 
-ACTION_MODULES = ("control", "host", "service")  # ajudaplay.actions.<module>.register(registry)
+ACTION_MODULES = ("control", "host", "service", "database")  # ajudaplay.actions.<module>.register(registry)
 
 
 def default_registry() -> Registry:

@@ -110,10 +110,14 @@ class _Builder:
     def build(self) -> Inventory:
         inventory = Inventory(path=self.path, name=self.path.stem, vars=_mapping(self.data.get("vars")),
                               vars_mark=self.doc.key_mark(("vars",)))
+        store = self.data.get("backup_store")
+        inventory.backup_store = dict(store) if isinstance(store, dict) else None
         targets = _mapping(self.data.get("targets"))
         for name, spec in targets.items():
             target = self.target(str(name), spec)
             if target is not None:
+                own = spec.get("backup_store") if isinstance(spec, dict) else None
+                target.backup_store = dict(own) if isinstance(own, dict) else inventory.backup_store
                 inventory.targets[str(name)] = target
         self.groups(inventory)
         self.secrets(inventory)

@@ -31,6 +31,9 @@ class TargetSpec:
     connection: dict[str, Any] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    # The backup store that applies to this target (unrendered: values may be templates of secret
+    # variables): its own `backup_store:`, else the inventory's; None: the default controller folder.
+    backup_store: dict[str, Any] | None = None
 
 
 @dataclass
@@ -52,3 +55,4 @@ class Inventory:
     groups: dict[str, Group] = field(default_factory=dict)
     secret_names: set[str] = field(default_factory=set)  # variables whose values are secret
     secret_values: list[str] = field(default_factory=list)  # resolved values, for the Redactor
+    backup_store: dict[str, Any] | None = None  # the top-level `backup_store:` (unrendered); None: the default

@@ -11,6 +11,15 @@ inventory mapping (`TargetSpec.connection`):
       state_dir: /tmp/x       # keep the lock and the call log in files (for subprocess tests)
       images: {api: app:1}    # initial image per service
       unhealthy_images: [app:bad]  # a deploy of these never gets healthy (atomic: undone)
+      hide_tools: [sqlite3]   # ServiceData: programs missing from the workspace (fake_workspace.py)
+      corrupt_writes: true    # ServiceData: write_from lands damaged bytes
+
+ServiceData (db_check, backup, restore) works on the controller's own files:
+the workspace runs real commands with subprocess (targets/fake_workspace.py),
+so a fake inventory gives local paths, e.g. `database: {path: /tmp/x/app.db}`.
+`offline()` sets the service's replicas to 0 for its duration (the fake's
+"stopped") and back to what they were; `live_workspace()` refuses a service
+at 0 replicas, as the real modes do when nothing runs.
 
 Deploy changes only when the image differs; revisions are kept in memory.
 """
@@ -22,9 +31,10 @@ import json
 import posixpath
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
 from ajudaplay.locks import LockHolder
@@ -33,7 +43,8 @@ from ajudaplay.outcomes import (
     RestartOutcome, Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus,
     UploadOutcome, UsageOutcome, to_result,
 )
-from ajudaplay.targets.base import Lockable, ServiceOps, Target
+from ajudaplay.targets.base import Lockable, ServiceData, ServiceOps, Target
+from ajudaplay.targets.fake_workspace import LocalWorkspace, ToolHider
 
 if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
@@ -71,7 +82,7 @@ class _Service:
         self.who.append((ctx.user or None, ctx.run_id or None))
 
 
-class FakeTarget(ServiceOps, Lockable, Target):
+class FakeTarget(ServiceOps, ServiceData, Lockable, Target):
     """Test double: every Target method, in memory, recorded in `calls`."""
 
     kind = "fake"
@@ -92,6 +103,9 @@ class FakeTarget(ServiceOps, Lockable, Target):
         names = set(spec.services) | set(conf.get("services", []) or [])
         images = dict(conf.get("images", {}) or {})
         self.unhealthy = set(conf.get("unhealthy_images", []) or [])
+        self.tools = ToolHider(set(conf.get("hide_tools", []) or []))
+        self.corrupt_writes = bool(conf.get("corrupt_writes", False))
+        self.workspaces: list[LocalWorkspace] = []  # every workspace handed out, in order (for assertions)
         self._services = {n: _Service(revisions=[images[n]], who=[(None, None)]) if n in images else _Service()
                           for n in names}
 
@@ -140,6 +154,7 @@ class FakeTarget(ServiceOps, Lockable, Target):
 
     def close(self) -> None:
         self.closed = True
+        self.tools.close()
         self._record("close", None, time.time())
 
     # lock --------------------------------------------------------------------
@@ -356,3 +371,36 @@ class FakeTarget(ServiceOps, Lockable, Target):
         out = f"ran: {text}"
         return to_result(ExecOutcome(changed=not ctx.check, rc=0, stdout=out, stderr="", stdout_lines=[out],
                                      stderr_lines=[], cmd=text))
+
+    # service data ------------------------------------------------------------------
+    def _workspace(self, ctx: StepContext, where: str) -> LocalWorkspace:
+        ws = LocalWorkspace(where, ctx.cancel, self.tools, corrupt_writes=self.corrupt_writes,
+                            fail_writes="write_from" in self.fail_on)
+        self.workspaces.append(ws)
+        return ws
+
+    @contextmanager
+    def live_workspace(self, ctx: StepContext, service: str) -> Iterator[LocalWorkspace]:
+        """The controller, as a running container of `service` (TargetError at 0 replicas)."""
+        started = self._work("live_workspace", ctx, service=service)
+        svc = self._service(service)
+        self._record("live_workspace", ctx, started, service=service)
+        if svc.replicas == 0:
+            raise TargetError(f"{service} on {self.name}: no running container (0 replicas)")
+        yield self._workspace(ctx, f"fake container {service}-1")
+
+    @contextmanager
+    def offline(self, ctx: StepContext, service: str) -> Iterator[LocalWorkspace]:
+        """Replicas to 0 while the body runs, back to the recorded count afterwards, always."""
+        started = self._work("offline", ctx, service=service)
+        svc = self._service(service)
+        replicas = svc.replicas
+        svc.replicas = 0
+        self._record("offline", ctx, started, service=service, replicas=replicas)
+        try:
+            yield self._workspace(ctx, f"fake data container ajudaplay-data-{service}")
+        finally:
+            svc.replicas = replicas
+            svc.restarts += 1
+            self._record("online", ctx, time.time(), service=service, replicas=replicas)
+
