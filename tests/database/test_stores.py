@@ -402,3 +402,22 @@ def test_a_kept_backup_is_never_replaced(store: tuple[Store, Raw], tmp_path: Pat
     with pytest.raises(StoreError, match=f"already holds a backup named {m.name}: not replaced"):
         s.put(other, packed2)
     s.fetch_to(m, tmp_path / "fetched")  # still the first one, intact
+
+
+def test_s3_credentials_from_the_environment(moto: MotoServer, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without keys in the mapping, boto3's own chain is used; with none anywhere, a clear error."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=moto.endpoint_url, **moto.credentials).create_bucket(Bucket="from-env")
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata look-up off loopback
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    spec = {"type": "s3", "bucket": "from-env", "endpoint_url": moto.endpoint_url, "region": "us-east-1"}
+    with pytest.raises(StoreError, match="no credentials .*AWS_ACCESS_KEY_ID"):
+        open_store(spec, inventory_dir=tmp_path, host=None).list("prod")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-env-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-env-secret")
+    assert open_store(spec, inventory_dir=tmp_path, host=None).list("prod") == []
