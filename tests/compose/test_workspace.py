@@ -322,3 +322,32 @@ def test_a_file_written_while_it_is_read_is_refused(box: ComposeTarget, project:
         writer.kill()
         docker("exec", cid, "sh", "-c", "pkill -f 'echo row' || true", check=False)
     assert left_on_host(made) == []
+
+
+@pytest.fixture(scope="module")
+def no_shell_image(docker_engine: None) -> str:
+    """An image with busybox under one name only (no `sh`): what a distroless service image looks like."""
+    tag = "ajudaplay-test/noshell:ws"
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode:
+        script = ("set -e; d=$(mktemp -d); mkdir -p $d/bin $d/www $d/app/data; cp /bin/busybox $d/bin/busybox; "
+                  f"tar -C $d -c . | docker import -c 'ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", "
+                  f"\"8080\", \"-h\", \"/www\"]' - {tag} >/dev/null; rm -rf $d")
+        subprocess.run(["sh", "-c", script], check=True, timeout=120)
+    return tag
+
+
+@LOCAL_ONLY
+def test_offline_on_an_image_without_sh_fails_clearly_and_the_service_runs_again(
+        box: ComposeTarget, project: DataProject, no_shell_image: str) -> None:
+    compose = Path(project.dir, "docker-compose.yml")
+    compose.write_text(COMPOSE.replace("ajudaplay-test/api:v1", no_shell_image).replace(
+        '["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/health"]', '["NONE"]'))
+    project.compose("up", "-d")
+    (before,) = project.inspect()
+    with pytest.raises(TargetError, match=r"(?s)starting a one-off container on the volumes of .* failed: .*"
+                                          r"the service's image needs sh"):
+        with box.offline(step(), "api"):
+            pytest.fail("the body must not run without a workspace")
+    assert project.helpers() == []
+    (after,) = project.inspect()
+    assert after["Id"] == before["Id"] and after["State"]["Running"], "the stopped container was started again"

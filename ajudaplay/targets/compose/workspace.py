@@ -241,7 +241,12 @@ def _start_helper(project: ComposeProject, ctx: StepContext, svc: ServiceMap, so
             "--label", f"{HELPER_LABEL}={project.settings.project_name}/{svc.compose}",
             "--volumes-from", source.id, *(["--user", user] if user else []),
             "--entrypoint", "sh", image, "-c", SLEEP_LOOP]
-    project.run(shlex.join(argv), f"starting a one-off container on the volumes of {source.name}", timeout=SHORT)
+    try:
+        project.run(shlex.join(argv), f"starting a one-off container on the volumes of {source.name}", timeout=SHORT)
+    except TargetError as exc:
+        if "executable file not found" in str(exc):
+            exc.args = (f"{exc} (the one-off container runs a sleep loop with sh: the service's image needs sh)",)
+        raise
     ctx.log(f"one-off container {name} on the volumes of {source.name}")
 
 
