@@ -14,7 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
 apt-get update -qq
-apt-get install -y -qq python3-venv >/dev/null
+apt-get install -y -qq python3-venv zsh >/dev/null  # zsh: the completion tests drive it
 
 step "Python environment (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
