@@ -35,7 +35,7 @@ from ajudaplay.errors import TargetError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, AEADEncryptionContext
 
-__all__ = ["ArchiveError", "CorruptBackup", "KeyNeeded", "Packer", "WrongKey", "is_encrypted", "pack", "sha256_of", "unpack"]
+__all__ = ["ArchiveError", "CorruptBackup", "KeyNeeded", "Packer", "Unpacker", "WrongKey", "is_encrypted", "pack", "sha256_of", "unpack"]
 
 MAGIC = b"AJDB1\n"
 SALT_SIZE = 16
@@ -92,10 +92,11 @@ def _encryptor(key: bytes, nonce: bytes) -> AEADEncryptionContext:
     return Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
 
 
-def _decryptor(key: bytes, nonce: bytes, tag: bytes) -> AEADDecryptionContext:
+def _decryptor(key: bytes, nonce: bytes) -> AEADDecryptionContext:
+    """The tag comes at the end of the stream: finalize_with_tag() checks it."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    return Cipher(algorithms.AES(key), modes.GCM(nonce, tag)).decryptor()
+    return Cipher(algorithms.AES(key), modes.GCM(nonce)).decryptor()
 
 
 def _remove(path: Path) -> None:
@@ -183,78 +184,130 @@ def pack(src_path: Path, dest_path: Path, passphrase: str | None, *,
         return packer.finish()
 
 
+class Unpacker:
+    """A sink that unpacks a stored backup as it is written (decrypt when it starts with MAGIC, gunzip) into
+    `dest_path`: a fetch can stream straight into it. The last TAG_SIZE bytes are held back until finish()
+    checks the tag; nothing written to `dest_path` is trusted before finish() returns.
+
+    finish() raises KeyNeeded (encrypted, no passphrase), WrongKey (the tag does not authenticate: wrong
+    key or altered bytes) or CorruptBackup (not a complete gzip stream); a gzip error in an encrypted
+    backup is held until the tag says which of the two it is. Leaving the `with` block by an exception
+    (or Interrupted once `cancel` is set) removes `dest_path`. A passphrase given for an unencrypted
+    backup is not needed and not used.
+    """
+
+    def __init__(self, dest_path: Path, passphrase: str | None, *, name: str = "backup",
+                 cancel: threading.Event | None = None) -> None:
+        self.dest_path = dest_path
+        self.name = name
+        self._passphrase = passphrase
+        self._raw = new_private_file(dest_path)
+        self._out = CheckedSink(self._raw, cancel, f"unpacking backup {name}")
+        self._gunzip = _Gunzip(self._out, name)
+        self._head = b""  # bytes before the format is known (encrypted or not)
+        self._encrypted: bool | None = None
+        self._decryptor: AEADDecryptionContext | None = None
+        self._held = b""  # the last TAG_SIZE bytes seen so far: the tag, if the stream ends here
+        self._damaged: CorruptBackup | None = None
+        self.result: tuple[int, str] | None = None
+
+    def write(self, data: bytes) -> int:
+        if self._encrypted is None:
+            self._head += data
+            if len(self._head) < len(MAGIC):
+                return len(data)
+            self._encrypted = self._head.startswith(MAGIC)
+            data, self._head = self._head, b""
+        if not self._encrypted:
+            self._gunzip.feed(data)
+            return len(data)
+        if self._decryptor is None:
+            self._head += data
+            if len(self._head) < HEADER_SIZE:
+                return len(data)
+            self._start_decrypting(self._head[:HEADER_SIZE])
+            data, self._head = self._head[HEADER_SIZE:], b""
+        held = self._held + data
+        self._held = held[-TAG_SIZE:]
+        self._plain(held[:-TAG_SIZE])
+        return len(data)
+
+    def _start_decrypting(self, header: bytes) -> None:
+        if self._passphrase is None:
+            raise KeyNeeded(f"backup {self.name} is encrypted: give its key (`key: \"{{{{ backup_key }}}}\"`, "
+                            "a secret variable); nothing was changed")
+        salt, nonce = header[len(MAGIC):len(MAGIC) + SALT_SIZE], header[len(MAGIC) + SALT_SIZE:]
+        self._decryptor = _decryptor(_derive(self._passphrase, salt), nonce)
+        self._decryptor.authenticate_additional_data(header)
+
+    def _plain(self, ciphertext: bytes) -> None:
+        assert self._decryptor is not None
+        plain = self._decryptor.update(ciphertext)
+        if self._damaged is None:
+            try:
+                self._gunzip.feed(plain)
+            except CorruptBackup as exc:
+                self._damaged = exc
+
+    def finish(self) -> tuple[int, str]:
+        """Check the tag and the end of the gzip stream, fsync and close: (size, sha256) of the database."""
+        from cryptography.exceptions import InvalidTag
+
+        if self._encrypted is None:  # shorter than the magic: not encrypted, and surely not a gzip stream
+            self._encrypted = False
+            self._gunzip.feed(self._head)
+        if self._encrypted:
+            if self._decryptor is None or len(self._held) < TAG_SIZE:
+                raise CorruptBackup(f"backup {self.name} is cut short (less than an encrypted header and tag); "
+                                    "nothing was changed")
+            try:
+                self._decryptor.finalize_with_tag(self._held)
+            except InvalidTag:
+                raise WrongKey(f"the key does not decrypt backup {self.name} (wrong key, or the file was "
+                               "altered); nothing was changed") from None
+            if self._damaged is not None:
+                raise self._damaged
+        self._gunzip.finish()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        self.result = (self._out.size, self._out.hexdigest())
+        return self.result
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file."""
+        self._raw.close()
+        _remove(self.dest_path)
+
+    def __enter__(self) -> Unpacker:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self.result is None:
+            try:
+                self.finish()
+            except BaseException:
+                self.abort()
+                raise
+
+
 def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str = "backup",
            cancel: threading.Event | None = None) -> tuple[int, str]:
     """Decrypt (when encrypted) and gunzip `src_path` into `dest_path`: (size, sha256) of the result.
 
-    Raises KeyNeeded (encrypted, no passphrase), WrongKey (the tag does not
-    authenticate: wrong key or altered bytes) or CorruptBackup (not a complete
-    gzip stream); `dest_path` (created 0600) is removed on any failure. A
-    passphrase given for an unencrypted backup is not needed and not used.
-    `name` is the backup's name, for the messages; `cancel` set: Interrupted.
+    The errors of Unpacker.finish(); `dest_path` (created 0600) is removed on
+    any failure. `name` is the backup's name, for the messages; `cancel` set: Interrupted.
     """
-    try:
-        with open(src_path, "rb") as source, new_private_file(dest_path) as raw:
-            out = CheckedSink(raw, cancel, f"unpacking backup {name}")
-            if source.read(len(MAGIC)) == MAGIC:
-                if passphrase is None:
-                    raise KeyNeeded(f"backup {name} is encrypted: give its key (`key: \"{{{{ backup_key }}}}\"`, "
-                                    "a secret variable); nothing was changed")
-                _decrypt(source, os.fstat(source.fileno()).st_size, passphrase, out, name)
-            else:
-                source.seek(0)
-                gunzip = _Gunzip(out, name)
-                while chunk := source.read(CHUNK):
-                    gunzip.feed(chunk)
-                gunzip.finish()
-            raw.flush()
-    except BaseException:
-        _remove(dest_path)
-        raise
-    return out.size, out.hexdigest()
-
-
-def _decrypt(source: BinaryIO, total: int, passphrase: str, out: CheckedSink, name: str) -> None:
-    """Stream-decrypt from just past the magic; the tag (last TAG_SIZE bytes) is checked at the end.
-
-    A gzip error in the middle is not reported until the tag says whether the
-    key was wrong (or bytes altered: WrongKey) or the file was packed damaged
-    (CorruptBackup): the decryption goes on to the end either way.
-    """
-    from cryptography.exceptions import InvalidTag
-
-    wrong = WrongKey(f"the key does not decrypt backup {name} (wrong key, or the file was altered); "
-                     "nothing was changed")
-    if total < HEADER_SIZE + TAG_SIZE:
-        raise CorruptBackup(f"backup {name} is cut short ({total} bytes: less than an encrypted header and tag); "
-                            "nothing was changed")
-    salt, nonce = source.read(SALT_SIZE), source.read(NONCE_SIZE)
-    source.seek(total - TAG_SIZE)
-    tag = source.read(TAG_SIZE)
-    source.seek(HEADER_SIZE)
-    decryptor = _decryptor(_derive(passphrase, salt), nonce, tag)
-    decryptor.authenticate_additional_data(MAGIC + salt + nonce)
-    gunzip = _Gunzip(out, name)
-    damaged: CorruptBackup | None = None
-    remaining = total - HEADER_SIZE - TAG_SIZE
-    while remaining > 0:
-        chunk = source.read(min(CHUNK, remaining))
-        if not chunk:
-            raise CorruptBackup(f"backup {name} changed size while it was read; nothing was changed")
-        remaining -= len(chunk)
-        plain = decryptor.update(chunk)
-        if damaged is None:
-            try:
-                gunzip.feed(plain)
-            except CorruptBackup as exc:
-                damaged = exc
-    try:
-        decryptor.finalize()
-    except InvalidTag:
-        raise wrong from None
-    if damaged is not None:
-        raise damaged
-    gunzip.finish()
+    with open(src_path, "rb") as source, Unpacker(dest_path, passphrase, name=name, cancel=cancel) as unpacker:
+        try:
+            while chunk := source.read(CHUNK):
+                unpacker.write(chunk)
+            return unpacker.finish()
+        except BaseException:
+            unpacker.abort()
+            raise
 
 
 class _Gunzip:

@@ -198,3 +198,29 @@ def test_packer_removes_its_file_when_the_stream_fails(tmp_path: Path) -> None:
             packer.write(b"x" * 100_000)
             raise RuntimeError("the snapshot stream broke")
     assert not (tmp_path / "a.pack").exists()
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_unpacker_takes_any_chunking(tmp_path: Path, key: str | None) -> None:
+    """A fetch streams into an Unpacker in whatever pieces the network gives: header and tag split anywhere."""
+    src = sqlite_like(tmp_path / "a.db", 200_000)
+    pack(src, tmp_path / "a.pack", key)
+    data = (tmp_path / "a.pack").read_bytes()
+    sizes, pos = [1, 5, 7, 1, 33, 4096, 2, 15, 16, 17], 0
+    with archive.Unpacker(tmp_path / "out", key, name="b") as unpacker:
+        i = 0
+        while pos < len(data):
+            unpacker.write(data[pos:pos + sizes[i % len(sizes)]])
+            pos += sizes[i % len(sizes)]
+            i += 1
+    assert unpacker.result == (src.stat().st_size, sha(src))
+    assert (tmp_path / "out").read_bytes() == src.read_bytes()
+
+
+def test_unpacker_wrong_key_removes_its_file(tmp_path: Path) -> None:
+    src = sqlite_like(tmp_path / "a.db", 50_000)
+    pack(src, tmp_path / "a.pack", KEY)
+    with pytest.raises(WrongKey):
+        with archive.Unpacker(tmp_path / "out", "wrong", name="b") as unpacker:
+            unpacker.write((tmp_path / "a.pack").read_bytes())
+    assert not (tmp_path / "out").exists()
