@@ -343,7 +343,7 @@ class BackupList(Outcome):
     service: str
     database: str | None  # None: every database of the service
     store: str
-    backups: list[dict[str, Any]]  # newest first: each a manifest's fields plus `age` (seconds)
+    backups: list[dict[str, Any]]  # newest first: each a manifest's fields, `age_seconds` and `store`
     count: int
 
 

@@ -22,6 +22,7 @@ that follows the step's except while it runs).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import posixpath
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, cast
 
 from ajudaplay.database.model import DatabaseSpec, Manifest
 from ajudaplay.database.sqlite import SqlTool, check_local_file, snapshot_name
@@ -39,6 +40,7 @@ from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.outcomes import BackupList, BackupOutcome, Change, DbCheckOutcome, RestoreOutcome
 
 if TYPE_CHECKING:
+    from ajudaplay.database.archive import Packer
     from ajudaplay.database.stores import Store
     from ajudaplay.targets.base import ServiceData, StepContext
     from ajudaplay.targets.workspace import Workspace
@@ -115,7 +117,7 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
            keep_last: int | None, keep_days: float | None, revision: int | None = None,
            image: str | None = None) -> BackupOutcome:
     """A consistent, verified, packed copy of the database kept in `store`, then retention (see module doc)."""
-    from ajudaplay.database.archive import pack, sha256_of
+    from ajudaplay.database.archive import Packer
     from ajudaplay.database.stores import backup_name, utc_stamp
 
     db = place.db
@@ -133,18 +135,20 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
                              **base, size=None, sha256=None, stored_size=None, stored_sha256=None, verified=False,
                              store=store.description, deleted=[m.name for m in doomed], where="")
     with _scratch(store) as scratch:
-        copy = scratch / "snapshot.db"
+        copy, packed = scratch / "snapshot.db", scratch / "packed"
         with data.live_workspace(ctx, db.service) as ws:
             where = ws.where
             tool = SqlTool.detect(ws, db.service, ctx.timeout)
             ctx.log(f"snapshot of {db.path} in {where} (VACUUM INTO, {tool.program})")
             snapshot = tool.snapshot(db.path)
-            try:
-                with open(copy, "wb") as sink:
-                    sent = ws.read_to(snapshot, sink)
+            try:  # packed while it arrives; kept only if the copy then passes integrity_check
+                with open(copy, "wb") as plain, Packer(packed, passphrase, cancel=ctx.cancel) as packer:
+                    tee = _Tee(plain, packer)
+                    sent = ws.read_to(snapshot, cast(BinaryIO, tee))
+                    stored_size, stored_sha = packer.finish()
             finally:
                 tool.remove(snapshot)
-        if sha256_of(copy) != sent:
+        if tee.digest.hexdigest() != sent:
             raise TargetError(f"backup of {db.path}: the copy on the controller differs from the snapshot in {where} "
                               "(sha256); nothing was kept, try again")
         check = check_local_file(copy)
@@ -152,13 +156,10 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
             raise TargetError(f"backup of {db.path} from {where}: the snapshot fails integrity_check "
                               f"({'; '.join(check.messages[:5])}): the database itself is damaged, nothing was kept "
                               "(see db_check, and restore a good backup)")
-        size = copy.stat().st_size
-        packed = scratch / "packed"
-        ctx.log(f"packing {size} bytes (gzip{', AES-256-GCM' if passphrase else ''})")
-        stored_size, stored_sha = pack(copy, packed, passphrase)
+        size = tee.size
         manifest = Manifest(**base, size=size, sha256=sent, stored_size=stored_size, stored_sha256=stored_sha,
                             verified=True)
-        store.put(manifest, packed)
+        store.put(manifest, packed, cancel=ctx.cancel)
     ctx.log(f"kept {name} in {store.description}")
     doomed = _retention(store, manifest, keep_last, keep_days, include_new=False)
     for old in doomed:
@@ -168,6 +169,24 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
                          changes=[Change(f"backup {db.service}/{db.name}", None, name)],
                          **{k: v for k, v in dataclasses.asdict(manifest).items() if k not in ("key_id", "compression")},
                          store=store.description, deleted=[m.name for m in doomed], where=where)
+
+
+class _Tee:
+    """A sink writing each chunk to the plain copy and the packer, hashing it on the way."""
+
+    def __init__(self, plain: BinaryIO, packer: Packer) -> None:
+        self.plain, self.packer = plain, packer
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.plain.write(data)
+        self.packer.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.plain.flush()
 
 
 def _retention(store: Store, newest: Manifest, keep_last: int | None, keep_days: float | None, *,
@@ -211,24 +230,25 @@ def _some(manifests: list[Manifest]) -> str:
 
 def list_backups(store: Store, environment: str, target: str, service: str, database: str | None) -> BackupList:
     """What the store holds for the service (one database, or all), newest first, with their age in seconds."""
-    from ajudaplay.database.stores import age_seconds
+    from ajudaplay.database.stores import listing_entry
 
     now = _now()
     found = store.list(environment, target, service, database)
-    rows = [{**dataclasses.asdict(m), "age": round(age_seconds(m, now))} for m in found]
+    rows = [listing_entry(m, store.description, now) for m in found]
     return BackupList(msg=f"{len(rows)} backup(s) of {service} in {store.description}", service=service,
                       database=database, store=store.description, backups=rows, count=len(rows))
 
 
 # restore ---------------------------------------------------------------------------------------------------
-def _verified_copy(store: Store, manifest: Manifest, passphrase: str | None, scratch: Path) -> Path:
+def _verified_copy(store: Store, manifest: Manifest, passphrase: str | None, scratch: Path,
+                   cancel: threading.Event) -> Path:
     """The backup as a plain SQLite file on the controller, checked three ways (stored sha256; size and sha256
     after decrypting and unpacking; integrity_check), or an error saying nothing was changed."""
     from ajudaplay.database.archive import CorruptBackup, unpack
 
     packed, plain = scratch / "packed", scratch / "restore.db"
-    store.fetch_to(manifest, packed)
-    size, sha = unpack(packed, plain, passphrase, name=manifest.name)
+    store.fetch_to(manifest, packed, cancel=cancel)
+    size, sha = unpack(packed, plain, passphrase, name=manifest.name, cancel=cancel)
     packed.unlink()
     if (size, sha) != (manifest.size, manifest.sha256):
         raise CorruptBackup(f"backup {manifest.name} unpacks to {size} bytes (sha256 {sha[:16]}…), its manifest says "
@@ -282,7 +302,7 @@ def restore(ctx: StepContext, data: ServiceData, place: Place, store: Store, cho
                   path=db.path, store=store.description)
     with _scratch(store) as scratch:
         ctx.log(f"verifying {manifest.name} from {store.description}")
-        plain = _verified_copy(store, manifest, passphrase, scratch)
+        plain = _verified_copy(store, manifest, passphrase, scratch, ctx.cancel)
         verified = time.monotonic()
         if ctx.check:
             return RestoreOutcome(changed=True, msg=f"would stop {db.service}, keep {db.path} as corrupted-<time>.db "

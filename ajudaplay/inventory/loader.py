@@ -153,11 +153,33 @@ class _Builder:
         host = connection.get("host")
         if kind in ("host", "compose") and isinstance(host, str):
             self.check_port(host, (*where, "host") if kind == "host" else (*where, kind, "host"))
+        for service, mapping in _mapping(data.get("services")).items():
+            if isinstance(mapping, dict) and "database" in mapping:
+                self.check_database((*where, "services", str(service), "database"), mapping["database"])
         return TargetSpec(
             name=name, kind=cast(TargetKind, kind), mark=self.doc.key_mark(where), connection=connection,
             services={str(k): dict(v) for k, v in _mapping(data.get("services")).items() if isinstance(v, dict)},
             vars=_mapping(data.get("vars")),
         )
+
+    def check_database(self, where: JsonPath, value: Any) -> None:
+        """`database: {path: /abs.db}` (one, named main) or `{NAME: {path: /abs.db}, ...}`: said plainly."""
+        shape = "write database: {path: /app/data/app.db}, or by name: {main: {path: ...}, audit: {path: ...}}"
+        if not isinstance(value, dict):
+            return  # the schema reported it
+        entries = [(where, value)] if "path" in value else [((*where, str(k)), v) for k, v in value.items()]
+        for at, entry in entries:
+            if not isinstance(entry, dict):
+                self.problem(at, f"expected {{path: /absolute/file.db}}, got {entry!r}", shape)
+                continue
+            for key in sorted(set(entry) - {"path"}):
+                self.problem((*at, key), f"unknown key {key!r} in a database", shape, key=True)
+            path = entry.get("path")
+            if "path" not in entry:
+                self.problem(at, "a database needs `path:` (the SQLite file inside the service's container)", shape)
+            elif not (isinstance(path, str) and path.startswith("/")):
+                self.problem((*at, "path"), f"a database's path must be absolute, inside the service's container, "
+                             f"not {path!r}", "e.g. path: /app/data/ajudadorabot.db")
 
     def check_port(self, url: str, where: JsonPath) -> None:
         match = _PORT.search(url)

@@ -278,7 +278,7 @@ def test_point_in_time_picks_the_newest_backup_at_or_before(h: Harness, db: Path
     h.run(play("{name: l, backups: {service: api}, register: l}"), inv)
     listed = data_of(h, "l")
     assert [b["name"] for b in listed["backups"]] == [taken[h_][0] for h_ in (11, 10, 9)] and listed["count"] == 3
-    assert all(b["age"] > 0 for b in listed["backups"])
+    assert all(b["age_seconds"] > 0 for b in listed["backups"])
 
 
 def test_encrypted_round_trip_and_a_wrong_key_changes_nothing(h: Harness, db: Path, tmp_path: Path) -> None:
