@@ -24,7 +24,7 @@ from ajudaplay.database.archive import CHUNK, CorruptBackup
 from ajudaplay.database.model import Manifest
 from ajudaplay.database.stores import StoreError, already_stored, data_file, list_prefix, manifest_file, manifests_in
 from ajudaplay.database.transfer import (
-    CancellableReader, CheckedSink, check_fetched, new_private_file, stop_if_cancelled,
+    CancellableReader, CheckedSink, Writable, check_fetched, fetch_file, new_private_file, stop_if_cancelled,
 )
 from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.hosts.base import HostConnection
@@ -101,19 +101,20 @@ class FolderStore:
             raise StoreError(f"{self.description}: cannot store backup {manifest.name}: {_why(exc)}") from exc
 
     def fetch_to(self, manifest: Manifest, dest_path: Path, *, cancel: threading.Event | None = None) -> None:
+        fetch_file(self, manifest, dest_path, cancel)
+
+    def fetch_into(self, manifest: Manifest, sink: Writable, *, cancel: threading.Event | None = None) -> None:
         where = self.description
+        checked = CheckedSink(sink, cancel, f"fetching backup {manifest.name}")
         try:
-            with new_private_file(dest_path) as handle:
-                sink = CheckedSink(handle, cancel, f"fetching backup {manifest.name}")
-                if not self._files.get(self._path(data_file(manifest)), cast(BinaryIO, sink), cancel):
-                    raise StoreError(f"backup {manifest.name}: its data file {data_file(manifest)} is missing from "
-                                     f"{where}; nothing was changed")
-            check_fetched(manifest, sink.size, sink.hexdigest(), where)
-        except BaseException as exc:
-            _unlink(dest_path)
-            if isinstance(exc, (OSError, TargetError)) and not isinstance(exc, (StoreError, CorruptBackup, Interrupted)):
-                raise StoreError(f"{where}: cannot read backup {manifest.name}: {_why(exc)}") from exc
-            raise
+            if not self._files.get(self._path(data_file(manifest)), cast(BinaryIO, checked), cancel):
+                raise StoreError(f"backup {manifest.name}: its data file {data_file(manifest)} is missing from "
+                                 f"{where}; nothing was changed")
+        except (OSError, TargetError) as exc:
+            if isinstance(exc, (StoreError, CorruptBackup, Interrupted)):
+                raise
+            raise StoreError(f"{where}: cannot read backup {manifest.name}: {_why(exc)}") from exc
+        check_fetched(manifest, checked.size, checked.hexdigest(), where)
 
     def list(self, environment: str, target: str | None = None, service: str | None = None,
              database: str | None = None) -> list[Manifest]:

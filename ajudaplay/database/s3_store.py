@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from ajudaplay.database.model import Manifest
 from ajudaplay.database.stores import StoreError, already_stored, data_file, list_prefix, manifest_file, manifests_in
-from ajudaplay.database.transfer import CancellableReader, CheckedSink, check_fetched, new_private_file
+from ajudaplay.database.transfer import CancellableReader, CheckedSink, Writable, check_fetched, fetch_file
 
 __all__ = ["S3Store"]
 
@@ -114,26 +114,24 @@ class S3Store:
                               Body=manifest.to_json().encode("utf-8"), ContentType="application/json")
 
     def fetch_to(self, manifest: Manifest, dest_path: Path, *, cancel: threading.Event | None = None) -> None:
+        fetch_file(self, manifest, dest_path, cancel)
+
+    def fetch_into(self, manifest: Manifest, sink: Writable, *, cancel: threading.Event | None = None) -> None:
         from botocore.exceptions import ClientError
 
-        try:
-            with self._errors(f"cannot read backup {manifest.name}"), new_private_file(dest_path) as handle:
-                sink = CheckedSink(handle, cancel, f"fetching backup {manifest.name}")
-                try:
-                    body = self.client().get_object(Bucket=self.bucket, Key=self._key(data_file(manifest)))["Body"]
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                        raise StoreError(f"backup {manifest.name}: its data object {data_file(manifest)} is missing "
-                                         f"from {self.description}; nothing was changed") from None
-                    raise
-                with contextlib.closing(body):
-                    for chunk in body.iter_chunks(1 << 20):
-                        sink.write(chunk)
-            check_fetched(manifest, sink.size, sink.hexdigest(), self.description)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(dest_path)
-            raise
+        checked = CheckedSink(sink, cancel, f"fetching backup {manifest.name}")
+        with self._errors(f"cannot read backup {manifest.name}"):
+            try:
+                body = self.client().get_object(Bucket=self.bucket, Key=self._key(data_file(manifest)))["Body"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    raise StoreError(f"backup {manifest.name}: its data object {data_file(manifest)} is missing "
+                                     f"from {self.description}; nothing was changed") from None
+                raise
+            with contextlib.closing(body):
+                for chunk in body.iter_chunks(1 << 20):
+                    checked.write(chunk)
+        check_fetched(manifest, checked.size, checked.hexdigest(), self.description)
 
     def list(self, environment: str, target: str | None = None, service: str | None = None,
              database: str | None = None) -> list[Manifest]:

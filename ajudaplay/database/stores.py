@@ -37,6 +37,7 @@ from ajudaplay.database.model import Manifest
 from ajudaplay.errors import TargetError
 
 if TYPE_CHECKING:
+    from ajudaplay.database.transfer import Writable
     from ajudaplay.hosts.base import HostConnection
 
 __all__ = [
@@ -72,6 +73,12 @@ class Store(Protocol):
         """Stream the stored object to `dest_path` (0600); CorruptBackup unless its size and sha256 are
         the manifest's stored_size and stored_sha256, Interrupted when `cancel` is set (dest_path is
         removed in both cases)."""
+        ...
+
+    def fetch_into(self, manifest: Manifest, sink: Writable, *, cancel: threading.Event | None = None) -> None:
+        """Stream the stored object into `sink` (a file, an archive.Unpacker: unpack while it downloads), then
+        CorruptBackup unless it was the manifest's stored_size and stored_sha256 bytes: whatever `sink`
+        received is trusted only when this returns."""
         ...
 
     def list(self, environment: str, target: str | None = None, service: str | None = None,

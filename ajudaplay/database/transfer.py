@@ -13,12 +13,17 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from ajudaplay.database.stores import Store
 
 from ajudaplay.database.model import Manifest
 from ajudaplay.errors import Interrupted
 
-__all__ = ["CheckedSink", "CancellableReader", "check_fetched", "new_private_file", "stop_if_cancelled"]
+__all__ = [
+    "CheckedSink", "CancellableReader", "Writable", "check_fetched", "fetch_file", "new_private_file", "stop_if_cancelled",
+]
 
 
 def new_private_file(path: Path) -> BinaryIO:
@@ -32,10 +37,16 @@ def stop_if_cancelled(cancel: threading.Event | None, what: str) -> None:
         raise Interrupted(f"{what}: interrupted")
 
 
+class Writable(Protocol):
+    """Anything bytes can be written to: a file, a CheckedSink, an archive Packer or Unpacker."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class CheckedSink:
     """Writes to `sink`, keeping size and sha256 of what was written; Interrupted once `cancel` is set."""
 
-    def __init__(self, sink: BinaryIO, cancel: threading.Event | None = None, what: str = "transfer") -> None:
+    def __init__(self, sink: Writable, cancel: threading.Event | None = None, what: str = "transfer") -> None:
         self.sink = sink
         self.cancel = cancel
         self.what = what
@@ -95,3 +106,16 @@ def check_fetched(manifest: Manifest, size: int, sha256: str, where: str) -> Non
             f"backup {manifest.name} in {where} does not match its manifest (stored {manifest.stored_size} bytes, "
             f"sha256 {manifest.stored_sha256[:16]}…; found {size} bytes, sha256 {sha256[:16]}…): it was altered or "
             "damaged in the store, so it is refused; nothing was changed (restore another backup by name)")
+
+
+def fetch_file(store: Store, manifest: Manifest, dest_path: Path, cancel: threading.Event | None) -> None:
+    """`Store.fetch_to` for every store: `fetch_into` a new 0600 file, removed again on any failure."""
+    try:
+        with new_private_file(dest_path) as handle:
+            store.fetch_into(manifest, handle, cancel=cancel)
+    except BaseException:
+        try:
+            os.unlink(dest_path)
+        except FileNotFoundError:
+            pass
+        raise

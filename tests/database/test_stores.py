@@ -421,3 +421,24 @@ def test_s3_credentials_from_the_environment(moto: MotoServer, tmp_path: Path,
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-env-id")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-env-secret")
     assert open_store(spec, inventory_dir=tmp_path, host=None).list("prod") == []
+
+
+def test_fetch_into_an_unpacker_restores_while_it_downloads(store: tuple[Store, Raw], tmp_path: Path) -> None:
+    """The streamed restore path: the stored object goes straight into an archive.Unpacker; a tampered
+    object is refused at the end and the unpacked file removed."""
+    from ajudaplay.database.archive import Unpacker
+
+    s, raw = store
+    src = tmp_path / "a.db"
+    src.write_bytes(os.urandom(100_000) + b"\x00" * 400_000)
+    packed = tmp_path / "a.pack"
+    m = manifest(NOW, encrypted=True, stored=pack(src, packed, "k"))
+    s.put(m, packed)
+    with Unpacker(tmp_path / "plain", "k", name=m.name) as unpacker:
+        s.fetch_into(m, unpacker)
+    assert (tmp_path / "plain").read_bytes() == src.read_bytes()
+    raw.write(data_file(m), packed.read_bytes()[:-1] + b"\x00")  # one byte of the tag changed
+    with pytest.raises(CorruptBackup, match="does not match its manifest"):
+        with Unpacker(tmp_path / "plain2", "k", name=m.name) as unpacker:
+            s.fetch_into(m, unpacker)
+    assert not (tmp_path / "plain2").exists()
