@@ -351,3 +351,13 @@ def test_offline_on_an_image_without_sh_fails_clearly_and_the_service_runs_again
     assert project.helpers() == []
     (after,) = project.inspect()
     assert after["Id"] == before["Id"] and after["State"]["Running"], "the stopped container was started again"
+
+
+@LOCAL_ONLY
+def test_a_command_past_its_timeout_is_stopped_in_the_container(box: ComposeTarget, project: DataProject) -> None:
+    cid = project.ids()[0]
+    with box.live_workspace(step(), "api") as ws:
+        with pytest.raises(TargetError, match=r"sleep 300 did not finish within 1s in container .*; the command was "
+                                              r"stopped in the container"):
+            ws.run(["sleep", "300"], timeout=1)
+    assert "sleep 300" not in docker("top", cid)
