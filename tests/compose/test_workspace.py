@@ -361,3 +361,18 @@ def test_a_command_past_its_timeout_is_stopped_in_the_container(box: ComposeTarg
                                               r"stopped in the container"):
             ws.run(["sleep", "300"], timeout=1)
     assert "sleep 300" not in docker("top", cid)
+
+
+@LOCAL_ONLY
+def test_offline_on_a_stopped_service_uses_its_volumes_and_starts_it(box: ComposeTarget, project: DataProject) -> None:
+    """A service that is down (crashed on a corrupted database, stopped by hand) comes back after its file work."""
+    cid = project.ids()[0]
+    in_container(cid, "sh", "-c", "echo old > /app/data/app.db", user="1000")
+    docker("stop", "-t", "1", cid)
+    logged: list[str] = []
+    with box.offline(StepContext(run_id="test-run", timeout=120, cancel=threading.Event(), log=logged.append),
+                     "api") as ws:
+        assert ws.run(["cat", "/app/data/app.db"]).stdout == b"old\n"
+    (c,) = project.inspect()
+    assert c["Id"] == cid and c["State"]["Running"] and c["State"]["Health"]["Status"] == "healthy"
+    assert "api is not running: no container to stop" in logged
