@@ -351,3 +351,37 @@ def test_ctrl_c_while_the_backup_streams_in_still_puts_the_old_file_back(db: Pat
     assert db.read_bytes() == before and rows(db) == 503
     assert not list(db.parent.glob("corrupted-*")) and not list(db.parent.glob(".ajudaplay-*"))
     assert target._services["api"].replicas == 1 and target.methods()[-1] == "online"
+
+
+def test_a_backup_that_unpacks_to_other_bytes_or_a_damaged_database_is_refused(h: Harness, db: Path,
+                                                                              tmp_path: Path) -> None:
+    """The stored object and its manifest agree (rewritten together), but what it unpacks to does not."""
+    from ajudaplay.database.archive import pack
+
+    store = tmp_path / "store"
+    inv = inventory(db, store)
+    backup_now(h, inv)
+    manifest_path = next(store.rglob("*.json"))
+    packed = next(store.rglob("*.db.gz"))
+    before = settle(db)
+
+    def rewrite(content: Path, **fields: Any) -> None:
+        size, sha = pack(content, tmp_path / "repacked", None)
+        packed.write_bytes((tmp_path / "repacked").read_bytes())
+        (tmp_path / "repacked").unlink()
+        manifest = json.loads(manifest_path.read_text())
+        manifest.update(stored_size=size, stored_sha256=sha, **fields)
+        manifest_path.write_text(json.dumps(manifest))
+
+    other = make_db(tmp_path / "other.db", rows=3)
+    settle(other)
+    rewrite(other)  # same manifest sha256/size as before: the unpacked bytes differ
+    h.run(play("{name: r, restore: {service: api, confirm: false}}"), inv)
+    assert "unpacks to" in result_of(h, "r").result.msg and "nothing was changed" in result_of(h, "r").result.msg
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(settle(make_db(tmp_path / "d.db", rows=3000)))
+    corrupt(damaged)
+    rewrite(damaged, size=damaged.stat().st_size, sha256=hashlib.sha256(damaged.read_bytes()).hexdigest())
+    h.run(play("{name: r, restore: {service: api, confirm: false}}"), inv)
+    assert "fails integrity_check" in result_of(h, "r").result.msg
+    assert "offline" not in fake(h).methods() and db.read_bytes() == before

@@ -46,6 +46,18 @@ def corrupt(path: Path) -> None:
             handle.write(b"\xa5" * 4096)
 
 
+def damage_index(path: Path) -> None:
+    """Change key digits in the index's first leaf page: the file stays readable, integrity_check lists rows."""
+    sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    data = bytearray(path.read_bytes())
+    leaf = next(page for page in range(2, len(data) // 4096 + 1) if data[(page - 1) * 4096] == 0x0A)
+    start = (leaf - 1) * 4096
+    digits = [i for i in range(start + 2000, start + 4096) if 0x30 <= data[i] <= 0x39][:3]
+    for i in digits:
+        data[i] = 0x30 + (data[i] - 0x30 + 5) % 10
+    path.write_bytes(bytes(data))
+
+
 def workspace(hidden: set[str] | None = None) -> LocalWorkspace:
     return LocalWorkspace("fake container api-1", threading.Event(), ToolHider(hidden or set()))
 
@@ -73,6 +85,16 @@ def test_overwritten_pages_fail_the_check_with_sqlites_messages(tmp_path: Path, 
     assert not check.ok
     assert check.messages and check.messages != ["ok"]
     assert any("malformed" in m or "Tree" in m or "page" in m or "corrupt" in m for m in check.messages), check.messages
+
+
+@pytest.mark.parametrize("program", TOOLS)
+def test_a_damaged_index_is_listed_row_by_row_and_quick_check_does_not_look(tmp_path: Path, program: str) -> None:
+    db = make_db(tmp_path / "app.db")
+    damage_index(db)
+    check = tool(program).check(str(db))
+    assert not check.ok
+    assert check.messages[0].endswith("missing from index t_at") and len(check.messages) > 1, check.messages
+    assert tool(program).check(str(db), quick=True).ok  # quick_check skips index contents (SQLite's documentation)
 
 
 @pytest.mark.parametrize("program", TOOLS)
