@@ -199,12 +199,19 @@ def test_offline_returns_to_the_count_an_interrupted_run_left(data_service: Data
     data_service.deploy(replicas=1)
     data_service.cluster.kubectl("annotate", "deployment/api", f"{workspace.RESTORE_REPLICAS}=2")
     data_service.cluster.kubectl("scale", "deployment/api", "--replicas=0")
+    left = data_service.manifest()["spec"]["template"]["spec"]
+    left["containers"][0].update(command=["sh", "-c", workspace.SLEEP], readinessProbe=None)
+    data_service.cluster.apply({"apiVersion": "v1", "kind": "Pod", "spec": dict(left, restartPolicy="Never"),
+                                "metadata": {"name": "ajudaplay-data-api-0ld0ld",
+                                             "labels": {workspace.DATA_POD_LABEL: "true", workspace.SERVICE_LABEL: "api"}}})
     logged: list[str] = []
     with data_service.target.offline(step(timeout=120, log=logged.append), "api"):
         assert _annotation(data_service) == "2"
     deployment = _deployment(data_service)
     assert deployment["spec"]["replicas"] == 2 and deployment["status"].get("readyReplicas") == 2
-    assert any("left by an interrupted run" in line for line in logged), logged
+    assert any("left by an interrupted run: it will be started again at 2" in line for line in logged), logged
+    assert any("removing data pod ajudaplay-data-api-0ld0ld" in line for line in logged), logged
+    assert data_service.data_pods() == []
 
 
 def test_offline_refuses_check_mode(data_service: DataService) -> None:

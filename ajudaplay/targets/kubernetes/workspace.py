@@ -260,6 +260,7 @@ def offline(kube: Kube, ctx: StepContext, ref: ServiceRef) -> Iterator[PodWorksp
     container = pick_container(deployment, ref, kube.target)
     count = _count_to_return_to(deployment, ctx)
     timeout = float(ctx.timeout or DEFAULT_TIMEOUT)
+    _remove_leftovers(kube, ctx, ref, timeout)
     ctx.log(f"{ref.deployment}: recording replicas={count} in {RESTORE_REPLICAS}, scaling to 0")
     _patch(kube, ref, {"metadata": {"annotations": {RESTORE_REPLICAS: str(count)}}, "spec": {"replicas": 0}})
     pod: str | None = None
@@ -296,6 +297,17 @@ def _count_to_return_to(deployment: JSON, ctx: StepContext) -> int:
                     f"interrupted run: it will be started again at {recorded}")
             return recorded
     return current
+
+
+def _remove_leftovers(kube: Kube, ctx: StepContext, ref: ServiceRef, timeout: float) -> None:
+    """Data pods of this service that a killed run left (the environment lock keeps two runs apart, so
+    none is in use): they may hold the volume the new one needs."""
+    query = {"labelSelector": f"{DATA_POD_LABEL}=true,{SERVICE_LABEL}={ref.service[:63]}"}
+    listing = kube.get(kube.ns_path("v1", "pods"), query=query, what="data pods")
+    for pod in listing.get("items") or []:
+        name = str(pod["metadata"]["name"])
+        ctx.log(f"{ref.deployment}: removing data pod {name}, left by an interrupted run")
+        _delete_pod(kube, name, timeout)
 
 
 def _patch(kube: Kube, ref: ServiceRef, body: JSON) -> JSON:
