@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ajudaplay.database.archive import CorruptBackup, pack
 from ajudaplay.database.model import Manifest
@@ -32,6 +34,7 @@ from ajudaplay.inventory.model import TargetSpec
 from ajudaplay.targets.host import HostTarget
 from tests.hosts.conftest import ssh_connection, sshd  # noqa: F401  (the session's real sshd)
 from tests.infra.s3.s3server import MotoServer
+from tests.properties.strategies import FAST
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -442,3 +445,30 @@ def test_fetch_into_an_unpacker_restores_while_it_downloads(store: tuple[Store, 
         with Unpacker(tmp_path / "plain2", "k", name=m.name) as unpacker:
             s.fetch_into(m, unpacker)
     assert not (tmp_path / "plain2").exists()
+
+
+# -- retention, its promises for any history --------------------------------------------------------------
+
+_histories = st.lists(st.tuples(st.floats(0, 60, allow_nan=False), st.booleans(), st.sampled_from(["main", "audit"])),
+                      max_size=12)
+
+
+@settings(FAST, max_examples=300)  # a pure function: many histories cost well under a second
+@given(history=_histories, keep_last=st.none() | st.integers(1, 6), keep_days=st.none() | st.floats(0, 30))
+def test_retention_promises(history: list[tuple[float, bool, str]], keep_last: int | None,
+                            keep_days: float | None) -> None:
+    """Whatever the history: only given backups are deleted, never the newest verified one of a database nor
+    any newer than it, and the keep_last newest of each database stay."""
+    ms = list({m.name: m for m in (manifest(NOW - timedelta(days=age), verified=ok, database=db,
+                                            run=f"{i:08d}") for i, (age, ok, db) in enumerate(history))}.values())
+    doomed = superseded(ms, keep_last, keep_days, NOW)
+    assert len(set(doomed)) == len(doomed) and set(doomed) <= set(ms)
+    if keep_last is None and keep_days is None:
+        assert doomed == []
+    for db in ("main", "audit"):
+        ordered = sorted((m for m in ms if m.database == db), key=lambda m: (m.created, m.name), reverse=True)
+        verified = [i for i, m in enumerate(ordered) if m.verified]
+        protected = ordered[: verified[0] + 1] if verified else ordered  # up to and with the newest verified
+        assert not set(protected) & set(doomed)
+        if keep_last is not None and keep_days is None:
+            assert not set(ordered[:keep_last]) & set(doomed)
