@@ -4,8 +4,13 @@ The service is the SQLite test image (ajudaplay-test/dbapi:v1, writing a row eve
 its database grown to --size-mb with a payload table. ajudaplay runs the shipped playbooks
 (backup.yml, restore.yml --yes); "by hand" is what an operator types without it:
 
-- backup, Compose:  docker exec C sqlite3 DB ".backup /app/data/hand.db"; docker cp C:/app/data/hand.db .; rm
-- backup, Kubernetes: kubectl exec POD -- sqlite3 DB ".backup ..."; kubectl cp POD:/app/data/hand.db .; rm
+- backup, Compose:  docker exec C sqlite3 DB "VACUUM INTO '/app/data/hand.db'"; docker cp C:/app/data/hand.db .; rm
+- backup, Kubernetes: kubectl exec POD -- sqlite3 DB "VACUUM INTO ..."; kubectl cp POD:/app/data/hand.db .; rm
+
+  The runbook's `sqlite3 DB ".backup FILE"` is tried once per size with a time limit (--dot-backup-limit):
+  its backup_step loop starts over whenever another connection writes, and the service writes every
+  100 ms, so on a large database it does not finish; VACUUM INTO (one read transaction) is then the
+  hand-made baseline, the same snapshot ajudaplay takes.
 - restore, Compose: docker stop C; a one-off container on its volumes removes -wal/-shm; docker cp hand.db
   C:DB; docker start C; wait healthy
 - restore, Kubernetes: scale to 0, wait for the pods to go; a pod on the claim; kubectl cp hand.db into it;
@@ -32,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -46,6 +52,7 @@ from tests.database.e2e import DB_IMAGE, DB_PATH, write_inventory  # noqa: E402
 AJUDAPLAY = str(Path(sys.executable).with_name("ajudaplay"))
 PROJECT_FILE = ROOT / "tests/infra/docker/project-db/docker-compose.yml"
 HAND_DB = "/app/data/hand.db"
+SNAPSHOT = f"VACUUM INTO '{HAND_DB}'"
 
 
 @dataclass
@@ -59,12 +66,20 @@ class Measured:
 
 
 def measured(argv: list[str], *, stdin: int | None = subprocess.DEVNULL, timeout: float = 1800) -> Measured:
-    """Run argv to the end; wall time and the process's peak resident set (wait4's ru_maxrss, KiB on Linux)."""
+    """Run argv to the end; wall time and the process's peak resident set (wait4's ru_maxrss, KiB on Linux).
+    Past `timeout` the process is killed and TimeoutError raised."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    out = proc.stdout.read()  # small: console output
-    _, status, usage = os.wait4(proc.pid, 0)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        out = proc.stdout.read()  # small: console output
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    if time.perf_counter() - started >= timeout:
+        raise TimeoutError(f"{' '.join(argv)}: not finished after {timeout:.0f}s")
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
@@ -99,6 +114,21 @@ class Mode:
 
     def hand_backup(self, dest: Path) -> Measured:
         raise NotImplementedError
+
+    def in_service(self) -> list[str]:
+        """The argv prefix that runs a command in the service (docker exec C / kubectl exec POD --)."""
+        raise NotImplementedError
+
+    def dot_backup(self, limit: float) -> float | None:
+        """Seconds `sqlite3 DB .backup` took in the service, None when it did not finish within `limit`."""
+        try:
+            took = measured([*self.in_service(), "sqlite3", DB_PATH, f".backup {HAND_DB}"], timeout=limit).seconds
+        except TimeoutError:
+            took = None
+        # killing the CLI does not stop the command in the container: find it by its arguments (busybox: no pkill)
+        self.sh(f"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sqlite3 .*[.]backup' "
+                f"&& kill ${{p#/proc/}}; done; sleep 0.5; rm -f {HAND_DB}; true")
+        return took
 
     def hand_restore(self, src: Path) -> Measured:
         raise NotImplementedError
@@ -150,9 +180,12 @@ class Compose(Mode):
                 return
             time.sleep(0.1)
 
+    def in_service(self) -> list[str]:
+        return ["docker", "exec", self.container()]
+
     def hand_backup(self, dest: Path) -> Measured:
         c = self.container()
-        return steps(["docker", "exec", c, "sqlite3", DB_PATH, f".backup {HAND_DB}"],
+        return steps(["docker", "exec", c, "sqlite3", DB_PATH, SNAPSHOT],
                      ["docker", "cp", f"{c}:{HAND_DB}", str(dest)],
                      ["docker", "exec", c, "rm", HAND_DB])
 
@@ -221,9 +254,12 @@ class Kubernetes(Mode):
     def sh(self, script: str) -> str:
         return self.data.exec("sh", "-c", script).decode()
 
+    def in_service(self) -> list[str]:
+        return self.k("exec", self.data.ready_pod(), "-c", "api", "--")
+
     def hand_backup(self, dest: Path) -> Measured:
         pod = self.data.ready_pod()
-        return steps(self.k("exec", pod, "-c", "api", "--", "sqlite3", DB_PATH, f".backup {HAND_DB}"),
+        return steps(self.k("exec", pod, "-c", "api", "--", "sqlite3", DB_PATH, SNAPSHOT),
                      self.k("cp", "-c", "api", f"{pod}:{HAND_DB}", str(dest)),
                      self.k("exec", pod, "-c", "api", "--", "rm", HAND_DB))
 
@@ -262,6 +298,7 @@ class Row:
     mode: str
     size_mb: float
     results: dict[str, list[Measured]] = field(default_factory=dict)
+    dot_backup: float | None = None  # seconds of `sqlite3 .backup` under the writer; None: did not finish
 
     def put(self, what: str, m: Measured) -> None:
         self.results.setdefault(what, []).append(m)
@@ -276,9 +313,9 @@ def run_ajudaplay(mode: Mode, playbook: str, *args: str) -> Measured:
                      "--no-journal", *args])
 
 
-def bench_mode(mode: Mode, size_mb: int, repeat: int, work: Path) -> Row:
+def bench_mode(mode: Mode, size_mb: int, repeat: int, work: Path, dot_limit: float) -> Row:
     mode.grow(size_mb)
-    row = Row(mode.name, mode.db_bytes() / 1e6)
+    row = Row(mode.name, mode.db_bytes() / 1e6, dot_backup=mode.dot_backup(dot_limit))
     hand = work / f"{mode.name}-hand.db"
     for _ in range(repeat):  # turns alternate, so a change of load hits both
         row.put("backup ajudaplay", run_ajudaplay(mode, "backup.yml"))
@@ -299,6 +336,9 @@ def report(rows: list[Row]) -> None:
             a, h = row.median(f"{verb} ajudaplay"), row.median(f"{verb} by hand")
             print(f"{row.mode:<11} {row.size_mb:>6.0f} {verb:<8} {a.seconds:>11.2f} {h.seconds:>7.2f} "
                   f"{a.seconds / h.seconds:>5.2f}x {a.peak_mb:>17.1f} {h.peak_mb:>12.1f}")
+    for row in rows:
+        took = "did not finish" if row.dot_backup is None else f"{row.dot_backup:.2f} s"
+        print(f"{row.mode} {row.size_mb:.0f} MB: sqlite3 .backup under the writer: {took}")
 
 
 def provisioned(names: list[str], work: Path) -> Iterator[Mode]:
@@ -316,6 +356,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--modes", default="compose,kubernetes")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--dot-backup-limit", type=float, default=60.0, help="seconds `sqlite3 .backup` may try")
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ajudaplay-bench-db-"))
     os.chmod(work, 0o755)
@@ -325,7 +366,7 @@ def main() -> None:
         for mode in provisioned(opts.modes.split(","), work):
             for size in (max(opts.size_mb // 4, 1), opts.size_mb):
                 print(f"{mode.name}: {size} MB ...", flush=True)
-                rows.append(bench_mode(mode, size, opts.repeat, work))
+                rows.append(bench_mode(mode, size, opts.repeat, work, opts.dot_backup_limit))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(rows)

@@ -103,6 +103,9 @@ class DbService(Protocol):
     def leftovers(self) -> list[str]:
         """Helper containers or pods an offline workspace left behind (must be none)."""
 
+    def volume_files(self) -> list[str]:
+        """The names in the data volume, read on this machine (also while the service is stopped)."""
+
 
 def sql(service: DbService, query: str, path: str = DB_PATH) -> str:
     """The image's own sqlite3 on `path` inside the service."""
@@ -280,9 +283,18 @@ def tampered_backup_is_refused(service: DbService) -> None:
     assert service.identity() == live and not kept_files(service), "a tampered backup changed the service"
 
 
+def grow(service: DbService, rows: int) -> None:
+    """Add `rows` rows of 1 KB (a database big enough for a restore's file work to take a moment)."""
+    sql(service, f"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) "
+                 "INSERT INTO events(at, host) SELECT strftime('%Y-%m-%d %H:%M:%f', 'now'), "
+                 "hex(randomblob(500)) FROM c; PRAGMA wal_checkpoint(TRUNCATE);")
+
+
 def interrupted_restore_leaves_service_restartable(service: DbService) -> None:
-    """Ctrl-C while the service is stopped for a restore: ajudaplay starts it again with a database
-    that passes integrity (the one it had, or the backup), and leaves no helper behind."""
+    """Ctrl-C in the middle of a restore's file work (the live database already moved aside): ajudaplay
+    puts it back, starts the service again with a database that passes integrity and holds every row,
+    and leaves no helper and no temporary file behind."""
+    grow(service, 40000)  # ~40 MB: the backup's transfer into the volume takes a while
     before = wait_rows(service, 10)
     backup(service)
     cmd = [AJUDAPLAY, "run", str(PLAYBOOKS / "restore.yml"), "-i", str(service.inventory), "--no-journal", "--yes"]
@@ -290,10 +302,11 @@ def interrupted_restore_leaves_service_restartable(service: DbService) -> None:
                             stdin=subprocess.DEVNULL, env=dict(os.environ, NO_COLOR="1"))
     try:
         deadline = time.monotonic() + 120
-        while not service.stopped():
-            assert proc.poll() is None, f"the restore ended before the service stopped:\n{proc.communicate()[0]}"
-            assert time.monotonic() < deadline, "the service never stopped for the restore"
-            time.sleep(0.05)
+        while not [f for f in service.volume_files() if f.startswith("corrupted-")]:  # moved aside: file work
+            assert proc.poll() is None, f"the restore ended before its file work:\n{proc.communicate()[0]}"
+            assert time.monotonic() < deadline, "the restore never moved the live database aside"
+            time.sleep(0.01)
+        assert service.stopped()
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=180)
     finally:

@@ -68,7 +68,11 @@ class ComposeDb:
             time.sleep(0.3)
 
     def leftovers(self) -> list[str]:
-        return docker("ps", "-aq", "--filter", f"label={HELPER_LABEL}").split()
+        return docker("ps", "-aq", "--filter", f"label={HELPER_LABEL}={self.name}/api").split()
+
+    def volume_files(self) -> list[str]:
+        mountpoint = docker("volume", "inspect", "-f", "{{.Mountpoint}}", f"{self.name}_data").strip()
+        return os.listdir(mountpoint)
 
 
 def start_project(request: pytest.FixtureRequest, tmp_path: Path, mode: str) -> ComposeDb:

@@ -10,6 +10,7 @@ independent client.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -56,6 +57,9 @@ class KubeDb:
 
     def leftovers(self) -> list[str]:
         return [p["metadata"]["name"] for p in self.data.data_pods()]
+
+    def volume_files(self) -> list[str]:
+        return os.listdir(self.data.host_dir)  # the hostPath PersistentVolume's folder: this machine
 
 
 @pytest.fixture
