@@ -353,6 +353,14 @@ def _mv(ws: Workspace, src: str, dest: str) -> None:
         raise TargetError(f"mv {src} {dest} failed in {ws.where}: {ran.text().strip() or f'exit status {ran.rc}'}")
 
 
+def _same_owner_and_mode(ws: Workspace, reference: str, path: str) -> None:
+    """Give the restored file the replaced one's mode and (where allowed) owner, so the service reads it as
+    before; best effort (busybox has no --reference, a non-root workspace cannot chown: both are fine)."""
+    script = ('m=$(stat -c %a "$1") && chmod "$m" "$2"; '
+              'o=$(stat -c %u:%g "$1") && [ "$o" != "$(stat -c %u:%g "$2")" ] && chown "$o" "$2"; exit 0')
+    ws.run(["sh", "-c", script, "sh", reference, path])
+
+
 def _swap(ctx: StepContext, ws: Workspace, db: DatabaseSpec, manifest: Manifest, plain: Path,
           shield: _Shield) -> tuple[str | None, str | None]:
     """In the offline workspace: the live files aside as corrupted-<UTC>.db, the backup in through a temporary
@@ -384,16 +392,19 @@ def _swap(ctx: StepContext, ws: Workspace, db: DatabaseSpec, manifest: Manifest,
         check = tool.check(temporary)
         if not check.ok:
             raise TargetError(f"the restored file fails integrity_check in {ws.where}: {'; '.join(check.messages[:5])}")
+        if kept is not None and "" in moved:
+            _same_owner_and_mode(ws, kept, temporary)
         _mv(ws, temporary, db.path)
     except BaseException as exc:
         with shield.holding():
             _put_back(ws, tool, db.path, kept, moved, temporary, exc)
-        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+        if isinstance(exc, KeyboardInterrupt):
             raise
-        raise TargetError(f"restore of {manifest.name} into {db.path} failed ({exc}); "
-                          + (f"the database it had is back in place (moved back from {kept})" if moved
-                             else "the database was not touched")
-                          + "; the service is started again with it") from exc
+        undone = (f"the database it had is back in place (moved back from {kept})" if moved
+                  else "the database was not touched") + "; the service is started again with it"
+        if isinstance(exc, Interrupted):
+            raise Interrupted(f"restore of {manifest.name} into {db.path} interrupted ({exc}); {undone}") from exc
+        raise TargetError(f"restore of {manifest.name} into {db.path} failed ({exc}); {undone}") from exc
     return kept, before
 
 

@@ -346,7 +346,7 @@ def test_ctrl_c_while_the_backup_streams_in_still_puts_the_old_file_back(db: Pat
         raise AssertionError("the workspace never saw the step's cancel")
 
     monkeypatch.setattr(LocalWorkspace, "write_from", interrupted_write)
-    with pytest.raises(Interrupted):
+    with pytest.raises(Interrupted, match="the database it had is back in place"):
         procedures.restore(step, target, place, store, procedures.Choice(), passphrase=None, confirm=False)
     assert db.read_bytes() == before and rows(db) == 503
     assert not list(db.parent.glob("corrupted-*")) and not list(db.parent.glob(".ajudaplay-*"))
@@ -385,3 +385,12 @@ def test_a_backup_that_unpacks_to_other_bytes_or_a_damaged_database_is_refused(h
     h.run(play("{name: r, restore: {service: api, confirm: false}}"), inv)
     assert "fails integrity_check" in result_of(h, "r").result.msg
     assert "offline" not in fake(h).methods() and db.read_bytes() == before
+
+
+def test_the_restored_file_gets_the_replaced_ones_mode(h: Harness, db: Path, tmp_path: Path) -> None:
+    inv = inventory(db, tmp_path / "store")
+    backup_now(h, inv)
+    db.chmod(0o640)
+    summary = h.run(play("{name: r, restore: {service: api, confirm: false}}"), inv)
+    assert summary.exit_code == ExitCode.OK
+    assert (db.stat().st_mode & 0o777) == 0o640
