@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
-from ajudaplay.database.archive import CHUNK, CorruptBackup
+from ajudaplay.database.archive import CHUNK, ArchiveError
 from ajudaplay.database.model import Manifest
 from ajudaplay.database.stores import StoreError, already_stored, data_file, list_prefix, manifest_file, manifests_in
 from ajudaplay.database.transfer import (
@@ -111,7 +111,7 @@ class FolderStore:
                 raise StoreError(f"backup {manifest.name}: its data file {data_file(manifest)} is missing from "
                                  f"{where}; nothing was changed")
         except (OSError, TargetError) as exc:
-            if isinstance(exc, (StoreError, CorruptBackup, Interrupted)):
+            if isinstance(exc, (StoreError, ArchiveError)):  # a sink (an Unpacker) says what it found
                 raise
             raise StoreError(f"{where}: cannot read backup {manifest.name}: {_why(exc)}") from exc
         check_fetched(manifest, checked.size, checked.hexdigest(), where)

@@ -472,3 +472,15 @@ def test_retention_promises(history: list[tuple[float, bool, str]], keep_last: i
         assert not set(protected) & set(doomed)
         if keep_last is not None and keep_days is None:
             assert not set(ordered[:keep_last]) & set(doomed)
+
+
+def test_what_the_unpacker_finds_is_not_hidden_by_the_store(store: tuple[Store, Raw], tmp_path: Path) -> None:
+    """An encrypted backup fetched into an Unpacker without a key: KeyNeeded itself, not a store error."""
+    from ajudaplay.database.archive import KeyNeeded, Unpacker
+
+    s, _ = store
+    m = put(s, tmp_path, NOW, key="k")
+    with pytest.raises(KeyNeeded, match=f"backup {m.name} is encrypted"):
+        with Unpacker(tmp_path / "plain", None, name=m.name) as unpacker:
+            s.fetch_into(m, unpacker)
+    assert not (tmp_path / "plain").exists()
