@@ -16,6 +16,7 @@ import posixpath
 import shlex
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
@@ -30,6 +31,8 @@ from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.hosts.base import HostConnection
 
 __all__ = ["ControllerFolder", "FolderStore", "HostFolder"]
+
+STALE_SCRATCH = 24 * 3600.0  # seconds: temp files of a run killed before it could remove them
 
 
 class _Files(Protocol):
@@ -226,10 +229,21 @@ class ControllerFolder(FolderStore):
         super().__init__(_LocalFiles(), str(root), f"controller folder {root}")
 
     def scratch_dir(self) -> Path | None:
-        """`<root>/.tmp`: packed files made there are stored by a hard link instead of a copy."""
+        """`<root>/.tmp`: packed files made there are stored by a hard link instead of a copy.
+
+        What a killed run left there (a snapshot copy can be as big as the
+        database) is removed once it is older than STALE_SCRATCH: no run lasts that long.
+        """
         scratch = Path(self.root) / ".tmp"
         try:
             _LocalFiles().makedirs(str(scratch))
+            now = time.time()
+            for entry in os.scandir(scratch):
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_SCRATCH:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        _unlink(Path(entry.path))
         except OSError as exc:
             raise StoreError(f"{self.description}: cannot create {scratch}: {_why(exc)}") from exc
         return scratch

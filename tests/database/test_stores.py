@@ -484,3 +484,16 @@ def test_what_the_unpacker_finds_is_not_hidden_by_the_store(store: tuple[Store, 
         with Unpacker(tmp_path / "plain", None, name=m.name) as unpacker:
             s.fetch_into(m, unpacker)
     assert not (tmp_path / "plain").exists()
+
+
+def test_controller_scratch_dir_clears_what_killed_runs_left(tmp_path: Path) -> None:
+    s = open_store({"path": str(tmp_path / "b")}, inventory_dir=tmp_path, host=None)
+    scratch = s.scratch_dir()
+    assert scratch is not None
+    (scratch / "ajudaplay-db-old").mkdir()
+    (scratch / "ajudaplay-db-old" / "snapshot.db").write_bytes(b"x" * 1000)
+    (scratch / "ajudaplay-db-running").mkdir()
+    two_days_ago = datetime.now().timestamp() - 2 * 86400
+    os.utime(scratch / "ajudaplay-db-old", (two_days_ago, two_days_ago))
+    assert s.scratch_dir() == scratch
+    assert sorted(p.name for p in scratch.iterdir()) == ["ajudaplay-db-running"]
