@@ -134,9 +134,9 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
                              changes=[Change(f"backup {db.service}/{db.name}", None, name)],
                              **base, size=None, sha256=None, stored_size=None, stored_sha256=None, verified=False,
                              store=store.description, deleted=[m.name for m in doomed], where="")
-    with _scratch(store) as scratch:
+    with _scratch(store) as scratch, _shielded(ctx) as (inner, shield):
         copy, packed = scratch / "snapshot.db", scratch / "packed"
-        with data.live_workspace(ctx, db.service) as ws:
+        with data.live_workspace(inner, db.service) as ws:
             where = ws.where
             tool = SqlTool.detect(ws, db.service, ctx.timeout)
             ctx.log(f"snapshot of {db.path} in {where} (VACUUM INTO, {tool.program})")
@@ -147,7 +147,8 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
                     sent = ws.read_to(snapshot, cast(BinaryIO, tee))
                     stored_size, stored_sha = packer.finish()
             finally:
-                tool.remove(snapshot)
+                with shield.holding():  # a Ctrl-C must not leave a copy of the database in the service
+                    tool.remove(snapshot)
         if tee.digest.hexdigest() != sent:
             raise TargetError(f"backup of {db.path}: the copy on the controller differs from the snapshot in {where} "
                               "(sha256); nothing was kept, try again")
@@ -291,6 +292,16 @@ class _Shield:
         self._thread.join()
 
 
+@contextmanager
+def _shielded(ctx: StepContext) -> Iterator[tuple[StepContext, _Shield]]:
+    """The step context with a cancel event that follows the step's, except while `shield.holding()`."""
+    shield = _Shield(ctx.cancel)
+    try:
+        yield dataclasses.replace(ctx, cancel=shield.inner), shield
+    finally:
+        shield.close()
+
+
 def restore(ctx: StepContext, data: ServiceData, place: Place, store: Store, choice: Choice, *,
             passphrase: str | None, confirm: bool) -> RestoreOutcome:
     """One procedure (see the module docstring); check mode verifies and says, and never stops the service."""
@@ -313,15 +324,10 @@ def restore(ctx: StepContext, data: ServiceData, place: Place, store: Store, cho
         who = ctx.confirm(f"restore {manifest.name} ({manifest.created}) into {db.service} on {place.target}: "
                           f"stop {db.service}, keep {db.path} aside, put the backup in place, start it again?") \
             if confirm else None
-        shield = _Shield(ctx.cancel)
-        inner = dataclasses.replace(ctx, cancel=shield.inner)
-        try:
-            with data.offline(inner, db.service) as ws:
-                stopped = time.monotonic()
-                kept, before = _swap(inner, ws, db, manifest, plain, shield)
-                where = ws.where
-        finally:
-            shield.close()
+        with _shielded(ctx) as (inner, shield), data.offline(inner, db.service) as ws:
+            stopped = time.monotonic()
+            kept, before = _swap(inner, ws, db, manifest, plain, shield)
+            where = ws.where
     done = time.monotonic()
     timings = {"verify": round(verified - started, 3), "stopped": round(done - stopped, 3),
                "total": round(done - started, 3)}

@@ -394,3 +394,35 @@ def test_the_restored_file_gets_the_replaced_ones_mode(h: Harness, db: Path, tmp
     summary = h.run(play("{name: r, restore: {service: api, confirm: false}}"), inv)
     assert summary.exit_code == ExitCode.OK
     assert (db.stat().st_mode & 0o777) == 0o640
+
+
+def test_ctrl_c_while_the_snapshot_streams_out_removes_it_in_the_service(db: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from ajudaplay.database.locate import database_of
+    from ajudaplay.database.stores import open_store
+    from ajudaplay.errors import Interrupted
+    from ajudaplay.inventory.loader import load_inventory
+    from ajudaplay.targets.base import StepContext
+    from ajudaplay.targets.fake_workspace import LocalWorkspace
+
+    inv_path = tmp_path / "inventory" / "test.yml"
+    inv_path.parent.mkdir()
+    inv_path.write_text(inventory(db, tmp_path / "store"))
+    spec = load_inventory(inv_path).targets["t1"]
+    target = FakeTarget(spec)
+    store = open_store(spec.backup_store, inventory_dir=inv_path.parent, host=None)
+    place = procedures.Place("test", "t1", database_of(spec, "api", None))
+    step = StepContext(run_id="r1")
+
+    def interrupted_read(self: LocalWorkspace, path: str, sink: Any) -> str:
+        assert Path(path).exists()  # the snapshot is there while it streams
+        step.cancel.set()  # Ctrl-C
+        if self.cancel.wait(2):
+            raise Interrupted("interrupted")
+        raise AssertionError("the workspace never saw the step's cancel")
+
+    monkeypatch.setattr(LocalWorkspace, "read_to", interrupted_read)
+    with pytest.raises(Interrupted):
+        procedures.backup(step, target, place, store, passphrase=None, keep_last=None, keep_days=None)
+    assert not list(db.parent.glob(".ajudaplay-*"))
+    assert not list((tmp_path / "store").rglob("*.json")) and not list((tmp_path / "store").rglob("*.gz"))
