@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from ajudaplay.hosts.base import HostConnection
 
 __all__ = [
-    "BackupPlace", "Store", "StoreError", "age_seconds", "already_stored", "backup_name", "created_at", "data_file", "default_folder",
-    "listing_entry", "manifest_file", "manifests_in", "newest_first", "open_store", "superseded", "utc_stamp",
+    "BackupPlace", "Store", "StoreError", "age_seconds", "already_stored", "backup_name", "created_at", "data_file",
+    "default_folder", "list_prefix", "listing_entry", "manifest_file", "manifests_in", "newest_first", "open_store",
+    "superseded", "utc_stamp",
 ]
 
 STORE_TYPES = ("controller", "host", "s3")
