@@ -318,3 +318,20 @@ def interrupted_restore_leaves_service_restartable(service: DbService) -> None:
     assert int(sql(service, f"SELECT count(*) FROM events WHERE id <= {before};")) == before, out
     assert not service.leftovers(), out
     assert not [f for f in files_in_data(service) if f.startswith(".ajudaplay-")], files_in_data(service)
+
+
+def recover_check_mode_and_confirm(service: DbService) -> None:
+    """db-recover.yml --check on a corrupted database names the backup it would restore and changes
+    nothing; without --yes and without a terminal it fails before stopping the service."""
+    wait_rows(service, 10)
+    made = backup(service)
+    corrupt(service)
+    live = service.identity()
+    would = ajudaplay_run(service.inventory, "db-recover.yml", "--check")
+    assert would.rc == 0, would.text
+    assert would.data("Restore the newest backup")["backup"] == made["name"], would.text
+    assert service.identity() == live and not kept_files(service), "check mode changed the service"
+    unasked = ajudaplay_run(service.inventory, "db-recover.yml")
+    assert unasked.rc != 0 and unasked.status("Restore the newest backup") == "failed", unasked.text
+    assert service.identity() == live and not kept_files(service), "an unconfirmed restore changed the service"
+    assert quick_check(service) != "ok"  # still the corrupted one: nothing was done

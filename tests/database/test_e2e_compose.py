@@ -174,3 +174,7 @@ def test_s3_store_round_trip(local_db: ComposeDb, tmp_path: Path) -> None:
         assert s3.credentials["aws_secret_access_key"] not in done.text
         local_db.wait_healthy()
         assert int(e2e.sql(local_db, f"SELECT count(*) FROM events WHERE id <= {before};")) == before
+
+
+def test_db_recover_check_mode_and_without_confirmation_change_nothing(local_db: ComposeDb) -> None:
+    e2e.recover_check_mode_and_confirm(local_db)

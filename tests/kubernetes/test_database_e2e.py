@@ -110,6 +110,11 @@ def test_ctrl_c_during_restore_leaves_the_service_restartable(db: KubeDb) -> Non
     assert db.data.cluster.get("deployment", db.data.name)["spec"]["replicas"] == 1
 
 
+def test_db_recover_check_mode_and_without_confirmation_change_nothing(db: KubeDb) -> None:
+    e2e.recover_check_mode_and_confirm(db)
+    assert not db.leftovers()
+
+
 def test_restarted_at_its_previous_replica_count(db: KubeDb) -> None:
     """Two replicas before the restore (both on the one claim: the node is one machine) -> two after."""
     db.data.deploy(replicas=2)
