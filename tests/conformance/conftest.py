@@ -58,7 +58,11 @@ def mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             cluster = NodeCluster(control_plane.kubeconfig, request.getfixturevalue("module_namespace"))
             _wait_default_service_account(cluster)
             provisioned = kubernetes_mode(workdir, cluster)
-    yield provisioned
+    try:
+        yield provisioned
+    finally:
+        if provisioned.cleanup is not None:
+            provisioned.cleanup()
 
 
 def _wait_default_service_account(cluster: NodeCluster, seconds: float = 30) -> None:

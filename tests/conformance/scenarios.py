@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conformance import shapes
-from tests.conformance.drivers import API_UNHEALTHY, API_V1, API_V2, SERVICE
+from tests.conformance.drivers import API_UNHEALTHY, API_V1, API_V2, DB_SERVICE, SERVICE
 
 VARS = {"v1": API_V1, "v2": API_V2, "unhealthy": API_UNHEALTHY, "svc": SERVICE.name}
 SECRET_VALUE = "conformance-Secret-7f3a9c"  # must never show in any event
@@ -66,6 +66,11 @@ class Scenario:
 
 def _s(**extra: Any) -> dict[str, Any]:
     return {"service": "{{ svc }}", **extra}
+
+
+def _db(**extra: Any) -> dict[str, Any]:
+    """Arguments for the database service (drivers.py: the SQLite writer image on a volume, every mode)."""
+    return {"service": DB_SERVICE, **extra}
 
 
 FAKE_EXEC = "the fake target is a test double that runs no command: its exec answers 'ran: ...' with rc 0"
@@ -164,6 +169,27 @@ SCENARIOS: tuple[Scenario, ...] = (
              {"rc": 0, "stdout_lines": ["out"], "stderr_lines": ["err"]}),
         Step("bad", "exec", _s(command=["sh", "-c", "exit 3"]), "failed", shapes.EXEC, {"rc": 3}),
     ), xfail={"fake": FAKE_EXEC}, agree_xfail={"fake": FAKE_EXEC}),
+    # the database verbs, on the `db` service (api has no database in the inventory)
+    Scenario("db-check", (
+        Step("c", "db_check", _db(), "ok", shapes.DB_CHECK, {"ok": True, "messages": ["ok"], "quick": False,
+                                                            "database": "main"}),
+        Step("q", "db_check", _db(quick=True), "ok", shapes.DB_CHECK, {"ok": True, "quick": True}),
+    )),
+    Scenario("db-check-without-database", (  # the message names the inventory key to add
+        Step("c", "db_check", _s(), "failed"),
+    )),
+    Scenario("backup-list-restore", (  # one backup in a fresh store, listed, restored by name, checked
+        Step("b", "backup", _db(), "changed", shapes.BACKUP, {"verified": True, "encrypted": False, "deleted": []}),
+        Step("l", "backups", _db(), "ok", shapes.BACKUPS, {"count": 1}),
+        Step("r", "restore", _db(backup="{{ b.name }}", confirm=False), "changed", shapes.RESTORE),
+        Step("after", "db_check", _db(), "ok", shapes.DB_CHECK, {"ok": True}),
+        Step("missing", "restore", _db(backup="main-19700101-000000-00000000", confirm=False), "failed"),
+    )),
+    Scenario("restore-asks-without-terminal", (  # a second backup; confirm (default) with no terminal, no --yes: fails
+        Step("b2", "backup", _db(), "changed", shapes.BACKUP),
+        Step("l", "backups", _db(), "ok", shapes.BACKUPS, {"count": 2}),
+        Step("asked", "restore", _db(latest=True), "failed"),
+    )),
     Scenario("exec-in-container", (
         Step("c", "exec", _s(command=["cat", "/www/version"], container="{{ svc }}"), "changed", shapes.EXEC,
              {"stdout_lines": ["v1"]}),

@@ -46,6 +46,21 @@ COPY: dict[str, Spec] = {"src": str, "dest": str, "size": int, "sha256": str, "f
 EXEC: dict[str, Spec] = {"rc": int, "stdout": str, "stderr": str, "stdout_lines": [str], "stderr_lines": [str],
                          "cmd": str}
 
+# docs/actions-database.md, "Registered data"
+DB_CHECK: dict[str, Spec] = {"ok": bool, "messages": [str], "quick": bool, "service": str, "database": str,
+                             "path": str, "where": str}
+BACKUP: dict[str, Spec] = {"name": str, "environment": str, "target": str, "service": str, "database": str,
+                           "path": str, "created": str, "size": int, "sha256": str, "stored_size": int,
+                           "stored_sha256": str, "encrypted": bool, "verified": bool, "run_id": str,
+                           "revision": (int, None), "image": (str, None), "store": str, "deleted": [str],
+                           "where": str}
+RESTORE: dict[str, Spec] = {"backup": str, "created": str, "service": str, "database": str, "path": str,
+                            "store": str, "kept": (str, None), "before_sha256": (str, None),
+                            "after_sha256": (str, None), "confirmed_by": (str, None), "timings": dict, "where": str}
+BACKUPS: dict[str, Spec] = {"service": str, "database": (str, None), "store": str, "count": int,
+                            "backups": [{"name": str, "created": str, "size": int, "encrypted": bool,
+                                         "verified": bool, "age_seconds": NUMBER, "store": str}]}
+
 _NAMES = {type(None): "null", bool: "bool", int: "int", float: "float", str: "str"}
 
 
