@@ -40,7 +40,7 @@ from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.outcomes import BackupList, BackupOutcome, Change, DbCheckOutcome, RestoreOutcome
 
 if TYPE_CHECKING:
-    from ajudaplay.database.archive import Packer
+    from ajudaplay.database.archive import Packer, Unpacker
     from ajudaplay.database.stores import Store
     from ajudaplay.targets.base import ServiceData, StepContext
     from ajudaplay.targets.workspace import Workspace
@@ -245,12 +245,14 @@ def _verified_copy(store: Store, manifest: Manifest, passphrase: str | None, scr
                    cancel: threading.Event) -> Path:
     """The backup as a plain SQLite file on the controller, checked three ways (stored sha256; size and sha256
     after decrypting and unpacking; integrity_check), or an error saying nothing was changed."""
-    from ajudaplay.database.archive import CorruptBackup, unpack
+    from ajudaplay.database.archive import CorruptBackup, Unpacker
 
-    packed, plain = scratch / "packed", scratch / "restore.db"
-    store.fetch_to(manifest, packed, cancel=cancel)
-    size, sha = unpack(packed, plain, passphrase, name=manifest.name, cancel=cancel)
-    packed.unlink()
+    plain = scratch / "restore.db"
+    with Unpacker(plain, passphrase, name=manifest.name, cancel=cancel) as unpacker:  # unpacked as it downloads
+        sink = _HeldErrors(unpacker)
+        store.fetch_into(manifest, sink, cancel=cancel)  # the stored size and sha256 first: altered in the store?
+        sink.raise_held()  # then what unpacking found on the way
+        size, sha = unpacker.finish()  # then the tag (encrypted) and the gzip trailer
     if (size, sha) != (manifest.size, manifest.sha256):
         raise CorruptBackup(f"backup {manifest.name} unpacks to {size} bytes (sha256 {sha[:16]}…), its manifest says "
                             f"{manifest.size} (sha256 {manifest.sha256[:16]}…): refused; nothing was changed")
@@ -259,6 +261,30 @@ def _verified_copy(store: Store, manifest: Manifest, passphrase: str | None, scr
         raise CorruptBackup(f"backup {manifest.name} fails integrity_check ({'; '.join(check.messages[:5])}): "
                             "refused; nothing was changed (restore another backup by name)")
     return plain
+
+
+class _HeldErrors:
+    """A sink that keeps the first ArchiveError of the unpacker it feeds and drops the rest of the stream, so
+    that a backup altered in the store is refused for its stored checksum (the store's check, at the end),
+    not for whatever gzip error the altered bytes happened to cause on the way."""
+
+    def __init__(self, unpacker: Unpacker) -> None:
+        self.unpacker = unpacker
+        self.held: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        from ajudaplay.database.archive import ArchiveError
+
+        if self.held is None:
+            try:
+                self.unpacker.write(data)
+            except ArchiveError as exc:
+                self.held = exc
+        return len(data)
+
+    def raise_held(self) -> None:
+        if self.held is not None:
+            raise self.held
 
 
 class _Shield:
