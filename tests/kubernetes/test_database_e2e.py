@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +32,14 @@ class KubeDb:
         self.data, self.inventory, self.store = data, inventory, store
 
     def sh(self, script: str) -> str:
-        return self.data.exec("sh", "-c", script).decode()
+        """kubectl exec in a running pod, Ready or not (a corrupted database makes the readiness probe fail)."""
+        running = sorted(p["metadata"]["name"] for p in self.live_pods()
+                         if (p.get("status") or {}).get("phase") == "Running")
+        assert running, f"no running pod of {self.data.name}"
+        cluster = self.data.cluster
+        return subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "-n", cluster.namespace, "exec",
+                               running[0], "-c", "api", "--", "sh", "-c", script],
+                              capture_output=True, check=True, timeout=120, text=True).stdout
 
     def live_pods(self) -> list[dict[str, Any]]:
         return [p for p in self.data.pods() if not p["metadata"].get("deletionTimestamp")]
