@@ -47,8 +47,9 @@ class StepGate:
         kind = "RUNNING HANDLER" if handler else "TASK"
         where = ", ".join(targets[:5]) + (f" and {len(targets) - 5} more" if len(targets) > 5 else "")
         question = f"Perform task: {kind} [{task}] on {where}? {ANSWERS}:"
+        asked = question
         while True:
-            answer = self._ask(question).strip().lower()
+            answer = self._ask(asked).strip().lower()
             if answer in ("y", "yes"):
                 return True
             if answer in ("", "n", "no"):
@@ -56,4 +57,4 @@ class StepGate:
             if answer in ("c", "continue"):
                 self._continue = True
                 return True
-            question = f"please answer y, n or c. Perform task: {kind} [{task}]? {ANSWERS}:"
+            asked = f"please answer y, n or c. {question}"

@@ -22,6 +22,9 @@ from ajudaplay.engine.progress import PROGRESS_EVERY, ProgressFeed, ProgressTick
 from ajudaplay.report.console import ConsoleReporter, wait_text
 from ajudaplay.report.jsonl import JsonLinesReporter, event_record
 from tests.cli.conftest import Project, events
+from tests.compose.conftest import docker_engine, make_project  # docker_engine: the real engine's fixture
+
+__all__ = ["docker_engine"]
 
 
 class _Clock:
@@ -175,3 +178,46 @@ def test_lock_wait_on_a_pipe_prints_a_line_every_ten_seconds(held: Project) -> N
     assert len(waits) == 1, done.stdout
     assert waits[0].startswith("[a] waiting for the lock on a: held by bob@laptop")
     assert waits[0].endswith(", 10s")
+
+
+# a real Compose deploy whose healthcheck takes a while ------------------------------------------------
+
+SLOW_HEALTH = ["-e", "healthcheck_interval=12s", "-e", "healthcheck_start_period=1s"]
+
+
+@pytest.mark.docker
+def test_compose_health_wait_reports_progress(request: pytest.FixtureRequest, tmp_path: Path, docker_engine: None) -> None:
+    """The health wait says what it waits for: a line at 10 s on a pipe, `progress` events in JSON."""
+    project = make_project(request, tmp_path, "local", prepare=False)
+    prepared = project.run("compose-host.yml", *SLOW_HEALTH)
+    assert prepared.rc == 0, prepared.text
+
+    console = project.start("deploy.yml", "-e", "image=ajudaplay-test/api:v2")
+    out, _ = console.communicate(timeout=180)
+    assert console.returncode == 0, out
+    waits = [line for line in out.splitlines() if line.startswith("[box] waiting for api: ")]
+    assert waits, out
+    assert "ready" in waits[0] and waits[0].endswith(", 10s"), waits
+
+    done = project.run("deploy.yml", "-e", "image=ajudaplay-test/api:v3")
+    assert done.rc == 0, done.text
+    progress = [e for e in done.events if e["event"] == "progress"]
+    assert progress and all(e["target"] == "box" and e["task"] == "Deploy the service" for e in progress), progress
+    assert progress[0]["text"].startswith("waiting for api: 0/1 ready")
+    assert max(e["elapsed"] for e in progress) >= 5  # repeated while the wait lasted
+    assert progress == sorted(progress, key=lambda e: e["elapsed"])
+
+
+def test_kubernetes_rollout_wait_turns_kubectl_messages_into_short_progress() -> None:
+    """kubectl's rollout status lines become `waiting for SERVICE: …` (the whole line stays in the debug log)."""
+    from ajudaplay.targets.base import StepContext
+    from ajudaplay.targets.kubernetes.rollouts import _watching
+
+    said: list[str] = []
+    logged: list[str] = []
+    log = _watching(StepContext(run_id="r", progress=said.append, log=logged.append), "api")
+    log('Waiting for deployment "ajudadorabot-api" rollout to finish: 1 of 2 updated replicas are available...')
+    log("Waiting for deployment spec update to be observed...")
+    assert said == ["waiting for api: 1 of 2 updated replicas are available",
+                    "waiting for api: deployment spec update to be observed"]
+    assert logged[0].startswith('Waiting for deployment "ajudadorabot-api"')

@@ -55,6 +55,7 @@ def _watching(ctx: StepContext, service: str) -> Callable[[str], None]:
     def log(message: str) -> None:
         ctx.log(message)
         short = message.split(" rollout to finish: ", 1)[-1].rstrip(".")
+        short = short[len("Waiting for "):] if short.startswith("Waiting for ") else short
         ctx.progress(f"waiting for {service}: {short[:1].lower()}{short[1:]}")
     return log
 
