@@ -51,7 +51,7 @@ def prepare_target(rc: RunContext, play: Play, ts: TargetState) -> None:
                 _acquire(rc, ts)
             except LockHeld as exc:
                 ts.lock_held = exc.info
-                ts.error = lock_held_message(exc, rc.options.lock_wait, rc.inventory.name)
+                ts.error = lock_held_message(exc, rc.options.lock_wait, rc.inventory.name or str(rc.inventory.path))
                 raise
             ts.lock_ok_at = time.monotonic()
             ts.locked = True
@@ -88,8 +88,10 @@ def lock_held_message(exc: LockHeld, waited: float, inventory: str) -> str:
     """What a lock-held failure says: who holds it, and the two ways on (wait, or remove a stale lock)."""
     wait_hint = (f"waited {waited:g}s; wait longer with --lock-wait SECONDS" if waited > 0
                  else "wait for it with --lock-wait SECONDS")
+    import shlex
+
     return (f"{exc}; {wait_hint}, or, if that run is gone, remove the lock with "
-            f"`ajudaplay unlock -i {inventory} {exc.target}`")
+            f"`ajudaplay unlock -i {shlex.quote(inventory)} {shlex.quote(exc.target)}`")
 
 
 def lose_lock(rc: RunContext, ts: TargetState, reason: str) -> None:
