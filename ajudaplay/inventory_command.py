@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from ajudaplay.errors import Diagnostic, InvalidInput
 from ajudaplay.exitcodes import ExitCode
 from ajudaplay.redaction import PLACEHOLDER, Redactor
 
@@ -28,6 +29,9 @@ UNGROUPED = "ungrouped"  # ansible-inventory's name for the targets no group lis
 def cmd_inventory(args: argparse.Namespace, registry_factory: Callable[[], Any]) -> int:
     from ajudaplay.inventory.loader import load_inventory, resolve_inventory_arg
 
+    if args.output == "json" and not args.list:
+        raise InvalidInput([Diagnostic(None, "--output json goes with --list",
+                                       "--graph and --names print plain lines; `--list --output json` prints the data")])
     inventory = load_inventory(resolve_inventory_arg(args.inventory, Path.cwd()))
     if args.names:
         lines = names(inventory, args.names)

@@ -14,11 +14,12 @@ vars:
   db_password: {SECRET}
   dsn: "postgres://app:{SECRET}@db/app"
   region: eu
+  pin: 7  # too short for the redactor's value rules: masked because it is named secret
 groups:
   web: [t1]
   api: {{children: [web], targets: [t2], vars: {{tier: backend}}}}
 secrets:
-  vars: [db_password]
+  vars: [db_password, pin]
   env_file: secrets.env
 """
 
@@ -38,12 +39,13 @@ def test_list_json_has_targets_kinds_groups_services_and_masked_variables(projec
     assert sorted(data["targets"]) == ["lonely", "t1", "t2"]
     t1 = data["targets"]["t1"]
     assert t1["kind"] == "fake" and t1["groups"] == ["api", "web"] and list(t1["services"]) == ["api"]
-    assert t1["vars"]["db_password"] == "********"  # named secret: masked whole
+    assert t1["vars"]["db_password"] == "********" and t1["vars"]["pin"] == "********"  # named secret: masked whole
     assert t1["vars"]["dsn"] == "postgres://app:********@db/app"  # the run's redactor rules elsewhere
     assert t1["vars"]["API_TOKEN"] == "********" and t1["vars"]["region"] == "eu" and t1["vars"]["tier"] == "backend"
     assert data["targets"]["lonely"]["groups"] == [] and "tier" not in data["targets"]["lonely"]["vars"]
     assert data["groups"]["api"] == {"targets": ["t2"], "children": ["web"], "vars": {"tier": "backend"}}
-    assert data["secret_vars"] == ["API_TOKEN", "db_password"]
+    assert data["secret_vars"] == ["API_TOKEN", "db_password", "pin"]
+    assert data["vars"]["pin"] == "********"
 
 
 def test_list_table(project: Project) -> None:
@@ -57,7 +59,7 @@ def test_list_table(project: Project) -> None:
     assert lines[header + 1].split() == ["lonely", "fake", "-", "api"]
     assert lines[header + 2].split() == ["t1", "fake", "api,", "web", "api"]
     assert "  db_password = ********" in lines and "  dsn = postgres://app:********@db/app" in lines
-    assert "secret variables (masked): API_TOKEN, db_password" in lines
+    assert "  pin = ********" in lines and "secret variables (masked): API_TOKEN, db_password, pin" in lines
 
 
 def test_graph_is_a_tree_of_groups(project: Project) -> None:
@@ -95,3 +97,5 @@ def test_bad_input_is_a_diagnostic_not_a_traceback(project: Project) -> None:
     neither = project.run("inventory", "-i", "test")
     assert neither.returncode == ExitCode.INVALID_INPUT
     assert neither.stderr.startswith("usage: ajudaplay inventory ") and "--list" in neither.stderr
+    graph_json = project.run("inventory", "-i", "test", "--graph", "--output", "json")
+    assert graph_json.returncode == ExitCode.INVALID_INPUT and "--output json goes with --list" in graph_json.stderr
