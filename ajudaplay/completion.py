@@ -217,7 +217,9 @@ _ajudaplay_inventories() {
     envs=(inventory/*.(yml|yaml)(N:t:r))
     _alternative 'environments:environment:compadd -a envs' 'files:inventory file:_files'
 }
-_ajudaplay_playbooks() { _files -g '*.(yml|yaml)' }
+_ajudaplay_playbooks() {
+    _alternative 'playbooks:playbook:_path_files -g "*.(yml|yaml)"' 'directories:folder:_path_files -/'
+}
 _ajudaplay_files() { _files }
 _ajudaplay_targets() { _ajudaplay_names targets }
 _ajudaplay_limit() {  # a pattern: names joined by ':', each may start with ! or &

@@ -16,6 +16,61 @@ from ajudaplay.completion import completion_script
 from ajudaplay.manpage import man_page
 from tests.cli.conftest import ROOT, Project
 
+# Runs an interactive zsh in a pseudo-terminal (zpty), types the line and TAB, and prints what the
+# completion system offered, one a line: the technique of zsh-capture-completion (Valodim, MIT).
+ZSH_CAPTURE = r'''# usage: zsh -f capture.zsh SCRIPT 'command line'  -> one candidate a line
+zmodload zsh/zpty || exit 1
+zpty z zsh -f -i
+local line
+setopt rcquotes
+() {
+    zpty -w z source $1
+    repeat 4; do
+        zpty -r z line
+        [[ $line == ok* ]] && return
+    done
+    echo 'error initializing.' >&2
+    exit 2
+} =( <<< '
+PROMPT=
+autoload -U compinit
+compinit -u -d '$TMPDIR'/zcompdump
+source '$1'
+bindkey ''^M'' undefined
+bindkey ''^J'' undefined
+bindkey ''^I'' complete-word
+null-line () { echo -E - $''\0'' }
+compprefuncs=( null-line )
+comppostfuncs=( null-line exit )
+zstyle '':completion:*'' list-grouped false
+zstyle '':completion:*'' insert-tab false
+compadd () {
+    if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then
+        builtin compadd "$@"
+        return $?
+    fi
+    typeset -a __hits
+    builtin compadd -A __hits "$@"
+    setopt localoptions norcexpandparam extendedglob
+    typeset -A apre hpre hsuf asuf
+    zparseopts -E P:=apre p:=hpre S:=asuf s:=hsuf
+    [[ -n $__hits ]] || return
+    for i in {1..$#__hits}; do
+        echo -E - $IPREFIX$apre$hpre$__hits[$i]$hsuf$asuf
+    done
+}
+echo ok')
+zpty -w z "$2"$'\t'
+integer tog=0
+while zpty -r z; do :; done | while IFS= read -r line; do
+    if [[ $line == *$'\0\r' ]]; then
+        (( tog++ )) && return 0 || continue
+    fi
+    (( tog )) && echo -E - $line
+done
+return 2
+'''
+
 
 def _every_flag() -> list[tuple[str, str]]:
     parser = build_parser()
@@ -92,6 +147,30 @@ def test_zsh_script_is_valid_and_registers_itself(tmp_path: Path) -> None:
     done = subprocess.run(["zsh", "-f", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["_ajudaplay", "_ajudaplay_run:", "function", "_ajudaplay_limit:", "function"]
+
+
+def _zsh(project: Project, line: str) -> list[str]:
+    env = project.env()
+    env["PATH"] = f"{project.root / 'bin'}:{env['PATH']}"
+    env["TMPDIR"] = str(project.root)
+    done = subprocess.run(["zsh", "-f", "capture.zsh", str(project.root / "_ajudaplay"), line], cwd=project.root, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return sorted({w.strip() for w in done.stdout.splitlines() if w.strip()})
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completes_commands_flags_files_and_inventory_names(completing: Project) -> None:
+    (completing.root / "_ajudaplay").write_text(completion_script("zsh", build_parser()))
+    (completing.root / "capture.zsh").write_text(ZSH_CAPTURE)
+    assert "run" in _zsh(completing, "ajudaplay ") and "inventory" in _zsh(completing, "ajudaplay ")
+    assert _zsh(completing, "ajudaplay run --chec") == ["--check"]
+    assert _zsh(completing, "ajudaplay run playbooks/") == ["playbooks/deploy.yml"]
+    assert {"staging", "test"} <= set(_zsh(completing, "ajudaplay run p.yml -i "))
+    assert _zsh(completing, "ajudaplay run p.yml --color ") == ["always", "auto", "never"]
+    assert _zsh(completing, "ajudaplay unlock -i test ") == ["t1", "web-1"]
+    assert _zsh(completing, "ajudaplay run p.yml -i test -l webs:!") == ["webs:!all", "webs:!t1", "webs:!web-1", "webs:!webs"]
+    assert _zsh(completing, "ajudaplay run p.yml -i test -e service=") == ["service=api"]
 
 
 def test_zsh_script_has_every_flag() -> None:
