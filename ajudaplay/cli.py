@@ -22,11 +22,13 @@ import os
 import sys
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TextIO
 
 from ajudaplay import __version__
 from ajudaplay.errors import AjudaplayError, Diagnostic, InvalidInput, JournalError
 from ajudaplay.exitcodes import ExitCode
+from ajudaplay.argparser import COLOR, Parser, at_least
+from ajudaplay.inventory_command import cmd_inventory
 from ajudaplay.state_commands import cmd_history, cmd_show, cmd_unlock, open_journal
 
 if TYPE_CHECKING:
@@ -36,38 +38,34 @@ if TYPE_CHECKING:
 RegistryFactory = Callable[[], "Registry"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with INVALID_INPUT (3), not argparse's 2 (which means FAILED here)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(int(ExitCode.INVALID_INPUT), f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """Every subcommand and flag; docs/user-guide.md documents each (a test checks)."""
-    parser = _Parser(prog="ajudaplay", description="Run operational procedures (YAML playbooks) "
-                     "against Kubernetes clusters and Docker Compose hosts.")
+    parser = Parser(prog="ajudaplay", description="Run operational procedures (YAML playbooks) "
+                    "against Kubernetes clusters and Docker Compose hosts.")
     parser.add_argument("--version", action="version", version=f"ajudaplay {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     run = sub.add_parser("run", help="run a playbook against an environment")
     run.add_argument("playbook", type=Path, help="playbook file")
     run.add_argument("-i", "--inventory", required=True, metavar="ENV", help="environment name (inventory/ENV.yml) or file")
     _extra_vars_arg(run)
-    run.add_argument("--check", action="store_true", help="dry run: report what would change, change nothing")
-    run.add_argument("--diff", action="store_true", help="show the differences each step makes")
-    run.add_argument("--limit", metavar="PATTERN", help="only these targets/groups (pattern)")
-    run.add_argument("--tags", action="append", default=[], metavar="TAGS", help="only tasks with these tags (comma separated)")
-    run.add_argument("--skip-tags", action="append", default=[], metavar="TAGS", help="skip tasks with these tags")
+    run.add_argument("-C", "--check", action="store_true", help="dry run: report what would change, change nothing")
+    run.add_argument("-D", "--diff", action="store_true", help="show the differences each step makes")
+    _selection_args(run)
     run.add_argument("--list-tasks", action="store_true", help="print the tasks that would run, run nothing")
     run.add_argument("--list-targets", action="store_true", help="print the targets of each play, run nothing")
+    run.add_argument("--syntax-check", action="store_true",
+                     help="check as `validate PLAYBOOK -i ENV` does, run nothing")
     run.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: tracebacks)")
-    run.add_argument("--start-at-step", metavar="NAME", help="skip tasks until the one with this name")
-    run.add_argument("--forks", type=int, default=None, metavar="N", help="targets in parallel (default 20)")
+    run.add_argument("--start-at-step", "--start-at-task", metavar="NAME", help="skip tasks until the one with this name")
+    run.add_argument("--step", action="store_true", help="ask before each task (terminal only): y/n/c")
+    run.add_argument("-f", "--forks", type=int, default=None, metavar="N", help="targets in parallel (default 20)")
     run.add_argument("--yes", action="store_true", help="answer yes to every confirmation (restore, approvals)")
-    run.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
+    run.add_argument("--lock-wait", type=at_least(0, float), default=0.0, metavar="SECONDS",
+                     help="wait this long for a held lock")
     run.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
+    run.add_argument("--color", choices=tuple(COLOR), default="auto",
+                     help="colour the console output: auto (a terminal, unless NO_COLOR), always, never")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     _journal_args(run)
     run.add_argument("--no-journal", action="store_true", help="do not record this run")
@@ -77,29 +75,55 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-i", "--inventory", metavar="ENV",
                           help="also make every check `run -i ENV` makes before it touches a target")
     _extra_vars_arg(validate)
-    validate.add_argument("--limit", metavar="PATTERN", help="as for run: only these targets/groups")
-    validate.add_argument("--tags", action="append", default=[], metavar="TAGS", help="as for run: only tasks with these tags")
-    validate.add_argument("--skip-tags", action="append", default=[], metavar="TAGS", help="as for run: skip these tags")
+    _selection_args(validate)
     validate.add_argument("--output", choices=("console", "json"), default="console", help="console, or JSON Lines on stdout")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of playbooks or inventories")
     schema.add_argument("kind", choices=("playbook", "inventory"))
 
     history = sub.add_parser("history", help="list recent runs from the journal")
-    history.add_argument("--limit", type=int, default=20, metavar="N", help="how many runs (default 20)")
+    history.add_argument("--limit", type=at_least(0, int), default=20, metavar="N", help="how many runs (default 20)")
     _journal_args(history)
-    history.add_argument("--output", choices=("console", "json"), default="console")
+    _read_output_args(history)
 
     show = sub.add_parser("show", help="show one run from the journal")
     show.add_argument("run", metavar="RUN", help="run id or unique prefix")
     _journal_args(show)
-    show.add_argument("--output", choices=("console", "json"), default="console")
+    _read_output_args(show)
 
     unlock = sub.add_parser("unlock", help="remove a stale environment lock on a target")
     unlock.add_argument("-i", "--inventory", required=True, metavar="ENV")
     unlock.add_argument("target", metavar="TARGET")
     unlock.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    inventory = sub.add_parser("inventory", help="list an environment's targets, groups and variables")
+    inventory.add_argument("-i", "--inventory", required=True, metavar="ENV", help="environment name (inventory/ENV.yml) or file")
+    shown = inventory.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--list", action="store_true", help="targets, kinds, groups, services and variables (secrets masked)")
+    shown.add_argument("--graph", action="store_true", help="groups and their members as a tree")
+    shown.add_argument("--names", choices=("targets", "groups", "services"),
+                       help="one name a line (for scripts and shell completion)")
+    inventory.add_argument("--output", choices=("console", "json"), default="console", help="a table, or JSON (--list)")
+
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"))
+
+    sub.add_parser("man", help="print the manual page (roff)")
     return parser
+
+
+def _selection_args(parser: argparse.ArgumentParser) -> None:
+    """`--limit`, `--tags`, `--skip-tags`: the same on `run` and `validate` (validate checks what run would)."""
+    parser.add_argument("-l", "--limit", metavar="PATTERN", help="only these targets/groups (pattern)")
+    parser.add_argument("-t", "--tags", action="append", default=[], metavar="TAGS",
+                        help="only tasks with these tags (comma separated)")
+    parser.add_argument("--skip-tags", action="append", default=[], metavar="TAGS", help="skip tasks with these tags")
+
+
+def _read_output_args(parser: argparse.ArgumentParser) -> None:
+    """`--output console|json` and its shorthand `--json`, for the commands that read the journal."""
+    parser.add_argument("--output", choices=("console", "json"), default="console", help="a table, or JSON")
+    parser.add_argument("--json", dest="output", action="store_const", const="json", help="the same as --output json")
 
 
 def _extra_vars_arg(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +138,7 @@ def _journal_args(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None, registry_factory: RegistryFactory | None = None) -> int:
     """Entry point; returns the process exit code (see ExitCode)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return int(ExitCode.INVALID_INPUT)
@@ -210,6 +234,8 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
     and `--junit` (outcome `invalid`, one event per diagnostic); stderr gets
     the diagnostics as always.
     """
+    if args.syntax_check:
+        return cmd_validate(argparse.Namespace(**{**vars(args), "paths": [args.playbook]}), registry_factory)
     try:
         registry = registry_factory()
         extra = _extra_vars(args)  # the command line first, as `validate` reads it
@@ -265,6 +291,7 @@ def _options(args: argparse.Namespace, extra: dict[str, Any], inventory: Invento
         lock_wait=getattr(args, "lock_wait", 0.0),
         verbosity=getattr(args, "verbose", 0),
         assume_yes=getattr(args, "yes", False),
+        step=getattr(args, "step", False),
     )
     forks = getattr(args, "forks", None)
     if forks is not None:
@@ -340,7 +367,7 @@ def _listeners(args: argparse.Namespace) -> tuple[list[Any], list[Callable[[], N
         from ajudaplay.report.console import ConsoleReporter
 
         listeners.append(ConsoleReporter(sys.stdout, verbosity=args.verbose, show_diff=args.diff,
-                                         journaled=not args.no_journal))
+                                         color=COLOR[args.color], journaled=not args.no_journal))
     if args.junit:
         from ajudaplay.report.junit import JUnitReporter
 
@@ -383,6 +410,22 @@ def cmd_schema(args: argparse.Namespace, registry_factory: RegistryFactory) -> i
     return int(ExitCode.OK)
 
 
+def cmd_completion(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay completion bash|zsh`: the script, generated from this very parser."""
+    from ajudaplay.completion import completion_script
+
+    sys.stdout.write(completion_script(args.shell, build_parser()))
+    return int(ExitCode.OK)
+
+
+def cmd_man(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay man`: the manual page in roff, generated from this very parser."""
+    from ajudaplay.manpage import man_page
+
+    sys.stdout.write(man_page(build_parser(), __version__))
+    return int(ExitCode.OK)
+
+
 COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = MappingProxyType({
     "run": cmd_run,
     "validate": cmd_validate,
@@ -390,6 +433,9 @@ COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = M
     "history": cmd_history,
     "show": cmd_show,
     "unlock": cmd_unlock,
+    "inventory": cmd_inventory,
+    "completion": cmd_completion,
+    "man": cmd_man,
 })
 
 

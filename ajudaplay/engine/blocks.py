@@ -50,18 +50,14 @@ def run_block(
 ) -> None:
     """block, then rescue for the targets that failed in it, then always for all who entered."""
     entered = list(targets)
-    failed_before = {ts.name: ts.counters.failed for ts in entered}
     try:
         run_tasks(rc, play, block.block, entered, skipped)
+        # the failure of each of these was reported (and counted) as "rescued" already (step.py)
         failed_now = [ts for ts in entered if ts.failed and not ts.unreachable and ts.lock_held is None and not ts.lock_lost]
         if block.rescue and failed_now:
             for ts in failed_now:
                 ts.failed = False
             run_tasks(rc, play, block.rescue, failed_now, skipped)
-            for ts in failed_now:
-                if not ts.failed:  # rescued: the block's failures no longer count
-                    ts.counters.failed = failed_before[ts.name]
-                    ts.counters.rescued += 1
     finally:
         if block.always and not rc.interrupted.is_set():
             _run_always(rc, play, block, entered, skipped)
@@ -84,6 +80,8 @@ def run_task_on(rc: RunContext, play: Play, node: Node, targets: Sequence[Target
     scope = node.scope
     handler = node.handler
     task = dataclasses.replace(node.task, name=_display_name(rc, play, node.task, targets, scope))
+    if rc.step_gate is not None and not rc.step_gate.allows(task.name, [ts.name for ts in targets], handler):
+        return  # --step: the operator said no; the task does not run (nothing to report or count)
     rc.bus.emit(
         TaskStarted(
             run_id=rc.run_id,
@@ -125,7 +123,7 @@ def _step_once(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: S
     except BaseException as exc:  # never lose a worker silently
         message = f"internal error: {type(exc).__name__}: {exc}"
         ts.failed = True
-        ts.counters.failed += 1
+        ts.counters.add("failed")
         rc.bus.emit(
             TaskResult(
                 rc.run_id, play.name, task.name, ts.name, "failed", Result(failed=True, msg=message),

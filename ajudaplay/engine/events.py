@@ -67,6 +67,22 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """A long wait of one target's step: what it waits for, and for how long so far.
+
+    Sent when what is awaited changes, and at most every few seconds while it
+    stays the same (engine/progress.py); the console turns it into a live line
+    on a terminal and a line every 10 s on a pipe, JSON Lines into `progress`.
+    """
+
+    run_id: str
+    target: str
+    task: str
+    text: str  # "waiting for api: 1/2 ready"
+    elapsed: float  # seconds since this wait began
+
+
+@dataclass(frozen=True)
 class TargetStats:
     ok: int = 0
     changed: int = 0
@@ -97,7 +113,7 @@ class InputProblem:
     diagnostic: Diagnostic
 
 
-Event = RunStarted | PlayStarted | TaskStarted | TaskResult | Message | InputProblem | RunFinished
+Event = RunStarted | PlayStarted | TaskStarted | TaskResult | Message | Progress | InputProblem | RunFinished
 
 
 class Listener(Protocol):

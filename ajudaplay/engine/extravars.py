@@ -47,10 +47,19 @@ def _one(raw: str, cwd: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for word in words:
         key, sep, value = word.partition("=")
-        if not sep or not key.isidentifier():
+        if not sep:
             raise _bad(raw, f"expected key=value, got {word!r}", "e.g. -e image=app:2 -e replicas=3")
+        if not key.isidentifier():
+            raise _bad(raw, f"invalid variable name {key!r}: a name is letters, digits and _ and does not start with a digit",
+                       f"e.g. -e {_suggest_name(key)}={value}")
         result[key] = value
     return result
+
+
+def _suggest_name(key: str) -> str:
+    """`foo-bar` → `foo_bar`, `1st` → `_1st`: the nearest valid name, for the hint."""
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in key) or "name"
+    return f"_{name}" if name[0].isdigit() else name
 
 
 def _from_file(path: Path, raw: str) -> dict[str, Any]:

@@ -29,3 +29,4 @@ class RunOptions:
     interrupt_grace: float = INTERRUPT_GRACE
     user: str = ""  # defaults to the login name
     assume_yes: bool = False  # --yes: every confirmation is answered yes
+    step: bool = False  # --step: ask on the terminal before each task (y/n/c), like ansible-playbook --step

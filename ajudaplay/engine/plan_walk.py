@@ -14,6 +14,7 @@ is a model; that is a different job.)
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +36,22 @@ class Scope:
     when: tuple[tuple[str, Mark], ...] = ()
     vars: tuple[tuple[Mapping[str, Any], Mark | None], ...] = ()
     tags: frozenset[str] = frozenset()
+    # a failure here is handed to an enclosing block's `rescue`: reported as "rescued", not "failed" (as Ansible counts)
+    rescued: bool = False
 
     def enter(self, block: Task) -> Scope:
+        """The scope of the block's rescue and always sections (its own tasks: `enter_block`)."""
         return Scope(
             when=self.when + tuple((w, block.mark) for w in block.when),
             vars=self.vars + ((block.vars, block.mark),) if block.vars else self.vars,
             tags=self.tags | frozenset(block.tags),
+            rescued=self.rescued,
         )
+
+    def enter_block(self, block: Task) -> Scope:
+        """The scope of the block's own tasks: their failures are rescued when the block has a `rescue`."""
+        inner = self.enter(block)
+        return dataclasses.replace(inner, rescued=True) if block.rescue else inner
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ class _Builder:
             if task.is_block:
                 inner = scope.enter(task)
                 nodes.append(Node(task, scope, self.handler, True, -1, None,
-                                  self.build(task.block or [], inner), self.build(task.rescue, inner),
+                                  self.build(task.block or [], scope.enter_block(task)), self.build(task.rescue, inner),
                                   self.build(task.always, inner)))
                 continue
             selected = self.handler or tag_selected(scope.tags | set(task.tags), self.only, self.skip)

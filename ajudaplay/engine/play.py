@@ -9,7 +9,7 @@ from ajudaplay.engine.blocks import run_tasks
 from ajudaplay.engine.events import PlayStarted, TaskResult, TaskStarted
 from ajudaplay.engine.fanout import fan_out
 from ajudaplay.engine.plan import batch_sizes as batch_sizes  # where it lived before the plan stage
-from ajudaplay.engine.prepare import prepare_target
+from ajudaplay.engine.prepare import LOCK_TASK, prepare_target
 from ajudaplay.errors import Interrupted, LockHeld, TargetUnreachable
 from ajudaplay.targets.base import Result
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
     from ajudaplay.playbook.model import Play
 
-LOCK_TASK = "acquire lock"
 
 
 def run_play(rc: RunContext, planned: PlannedPlay) -> None:
@@ -102,14 +101,12 @@ def _lock_batch(rc: RunContext, play: Play, batch: list[TargetState]) -> None:
         except TargetUnreachable as exc:
             status, error = "unreachable", str(exc)
             ts.unreachable, ts.error = True, error
-            ts.counters.unreachable += 1
-        except LockHeld as exc:
-            status, error = "failed", str(exc)
-            ts.counters.failed += 1
+        except LockHeld:
+            status, error = "failed", ts.error  # with the hint: --lock-wait, `ajudaplay unlock`
         except Exception as exc:
             status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             ts.failed, ts.error = True, error
-            ts.counters.failed += 1
+        ts.counters.add(status)  # the lock step is a result like any other: the recap counts it as history does
         rc.bus.emit(
             TaskResult(rc.run_id, play.name, LOCK_TASK, ts.name, status,  # type: ignore[arg-type]
                        Result(failed=bool(error), msg=error or f"locked for run {rc.run_id}"),

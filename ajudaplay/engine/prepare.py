@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ajudaplay.engine.events import TaskResult
+from ajudaplay.engine.progress import ProgressFeed
 from ajudaplay.errors import LockHeld, LockLost, TargetUnreachable
 from ajudaplay.targets.base import Result, lock_of
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
     from ajudaplay.playbook.model import Play
 
+LOCK_TASK = "acquire lock"  # the pseudo-task that takes the locks (engine/play.py)
+LOCK_POLL = 2.0  # seconds between two tries while --lock-wait waits for a held lock
 LOCK_LOST_TASK = "lock lost"  # the pseudo-task that reports a lost lock (recap, journal)
 RENEW_DEADLINE = 2 / 3  # of the ttl: without a renewal for this long, the lock counts as lost
 RETRY_PERIOD = 2 / 15  # of the ttl: a failed renewal is tried again this soon (client-go: 2 s of 15 s)
@@ -45,13 +48,50 @@ def prepare_target(rc: RunContext, play: Play, ts: TargetState) -> None:
             ts.opened = True
         if play.lock and not ts.locked:
             try:
-                lock_of(ts.target).acquire_lock(rc.holder, ttl=rc.options.lock_ttl, wait=rc.options.lock_wait)
+                _acquire(rc, ts)
             except LockHeld as exc:
                 ts.lock_held = exc.info
-                ts.error = str(exc)
+                ts.error = lock_held_message(exc, rc.options.lock_wait, rc.inventory.name or str(rc.inventory.path))
                 raise
             ts.lock_ok_at = time.monotonic()
             ts.locked = True
+
+
+def _acquire(rc: RunContext, ts: TargetState) -> None:
+    """Take the target's lock; with --lock-wait, try every LOCK_POLL s and say who holds it meanwhile.
+
+    The engine waits (not the target) so that every kind of lock reports the
+    same progress line, naming the holder, while the operator waits.
+    """
+    assert ts.target is not None
+    lock = lock_of(ts.target)
+    wait = rc.options.lock_wait
+    deadline = time.monotonic() + wait
+    feed = ProgressFeed(rc.bus.emit, rc.run_id, ts.name, LOCK_TASK, rc.ticker)
+    try:
+        while True:
+            try:
+                lock.acquire_lock(rc.holder, ttl=rc.options.lock_ttl, wait=0.0)
+                return
+            except LockHeld as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                feed(f"waiting for the lock on {ts.name}: held by {exc.info.describe()}")
+                if rc.interrupted.wait(min(LOCK_POLL, left)):
+                    raise
+    finally:
+        feed.close()
+
+
+def lock_held_message(exc: LockHeld, waited: float, inventory: str) -> str:
+    """What a lock-held failure says: who holds it, and the two ways on (wait, or remove a stale lock)."""
+    wait_hint = (f"waited {waited:g}s; wait longer with --lock-wait SECONDS" if waited > 0
+                 else "wait for it with --lock-wait SECONDS")
+    import shlex
+
+    return (f"{exc}; {wait_hint}, or, if that run is gone, remove the lock with "
+            f"`ajudaplay unlock -i {shlex.quote(inventory)} {shlex.quote(exc.target)}`")
 
 
 def lose_lock(rc: RunContext, ts: TargetState, reason: str) -> None:
@@ -61,7 +101,7 @@ def lose_lock(rc: RunContext, ts: TargetState, reason: str) -> None:
             return
         ts.lock_lost = reason
     rc.cancel_target(ts.name)
-    ts.counters.failed += 1
+    ts.counters.add("failed")
     rc.bus.emit(
         TaskResult(rc.run_id, ts.play, LOCK_LOST_TASK, ts.name, "failed", Result(failed=True, msg=reason),
                    0.0, time.time(), error=reason)

@@ -107,6 +107,14 @@ class Runner:
         """
         rc = self.rc
         plan = build_plan(rc.playbook, rc.inventory, rc.registry, rc.options, rc.templar, templates)
+        if rc.options.step:
+            from ajudaplay.engine.stepping import StepGate, no_terminal_problem
+
+            problem = no_terminal_problem()
+            if problem is not None:
+                plan.diagnostics.append(problem)
+            elif rc.step_gate is None:
+                rc.step_gate = StepGate()
         plan.raise_if_invalid()
         self.plan = plan
         return plan

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ajudaplay.engine.events import Message, TargetStats
 from ajudaplay.engine.inflight import InFlight
+from ajudaplay.engine.progress import ProgressTicker
+from ajudaplay.engine.stepping import StepGate
 from ajudaplay.errors import Interrupted, LockInfo
 
 if TYPE_CHECKING:
@@ -39,6 +41,12 @@ class Counters:
     rescued: int = 0
     rolled_back: int = 0
     interrupted: int = 0
+
+    def add(self, status: str, rolled_back: bool = False) -> None:
+        """Count one reported result: every TaskResult event counts once, as its journal row does."""
+        setattr(self, status, getattr(self, status) + 1)
+        if rolled_back:
+            self.rolled_back += 1
 
     def freeze(self) -> TargetStats:
         return TargetStats(**self.__dict__)
@@ -91,6 +99,8 @@ class RunContext:
     abort: threading.Event = field(default_factory=threading.Event)  # second Ctrl-C
     play_aborted: bool = False
     inflight: InFlight = field(default_factory=InFlight)  # actions still running, per target
+    ticker: ProgressTicker = field(default_factory=ProgressTicker)  # reminds listeners of long waits
+    step_gate: StepGate | None = None  # --step: asks before each task
     _cancels: dict[threading.Event, str] = field(default_factory=dict)  # event -> its target's name
     _cancelled_targets: set[str] = field(default_factory=set)
     _cancels_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -18,6 +18,7 @@ from ajudaplay.actions.control import SET_VARS_KEY
 from ajudaplay.engine.events import Status, TaskResult
 from ajudaplay.engine.inflight import STOP_GRACE
 from ajudaplay.engine.prepare import prepare_target
+from ajudaplay.engine.progress import ProgressFeed
 from ajudaplay.engine.variables import step_vars
 from ajudaplay.errors import Interrupted, LockHeld, Mark, TargetError, TargetUnreachable, TemplateError
 from ajudaplay.targets.base import Result, StepContext
@@ -39,6 +40,7 @@ class _Outcome:
     status: Status
     error: str = ""
     registered: dict[str, Any] = field(default_factory=dict)
+    itemized: bool = False  # a loop whose items were each reported (and counted) already: no event for the whole
 
 
 class _Unreachable(Exception):
@@ -50,31 +52,70 @@ def run_step(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Sco
     started = time.time()
     t0 = time.monotonic()
     check = rc.options.check if task.check_mode is None else task.check_mode
+    report = _Reporter(rc, play, task, ts, handler, scope.rescued)
     try:
-        outcome = _run(rc, play, task, ts, scope, check)
+        outcome = _run(rc, play, task, ts, scope, check, report)
     except Exception as exc:  # a bug in the engine itself: still a result, never a crash
         outcome = _internal_error(rc, ts, exc)
-    if rc.interrupted.is_set() and outcome.status in ("failed", "ignored"):
-        outcome = _Outcome(outcome.result, "interrupted", outcome.error or "interrupted", outcome.registered)
+    outcome.status = report.judged(outcome.status)
+    if outcome.status == "interrupted":
+        outcome.error = outcome.error or "interrupted"
     _account(rc, task, ts, outcome)
-    rc.bus.emit(
-        TaskResult(
-            run_id=rc.run_id,
-            play=play.name,
-            task=task.name,
-            target=ts.name,
-            status=outcome.status,
-            result=outcome.result,
-            duration=time.monotonic() - t0,
-            started_at=started,
-            handler=handler,
-            error=outcome.error,
-        )
-    )
+    if not outcome.itemized:
+        report.emit(outcome.status, outcome.result, outcome.error, started, t0)
     return outcome.status
 
 
-def _run(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, check: bool) -> _Outcome:
+@dataclass
+class _Reporter:
+    """Emits the TaskResult events of one task on one target, and counts each one in the recap.
+
+    One event, one count: the console line, the JSON `task_result`, the JUnit
+    test case, the journal row and the recap counters all stand for the same
+    thing, so the recap and `ajudaplay history` add up to the same numbers.
+    A loop reports each item as it finishes (`item` = its label).
+    """
+
+    rc: RunContext
+    play: Play
+    task: Task
+    ts: TargetState
+    handler: bool
+    rescued: bool  # inside a block with a `rescue`: a failure is handed to it
+
+    def judged(self, status: Status) -> Status:
+        """The status as reported: a failure while the run stops is "interrupted"; one a rescue takes, "rescued"."""
+        if self.rc.interrupted.is_set() and status in ("failed", "ignored"):
+            return "interrupted"
+        if status == "failed" and self.rescued and self.ts.lock_held is None and not self.ts.lock_lost:
+            return "rescued"  # (a lost or held lock is never rescued: engine/blocks.py)
+        return status
+
+    def emit(self, status: Status, result: Result, error: str, started: float, t0: float, item: Any = None) -> None:
+        status = self.judged(status)
+        if status == "interrupted":
+            error = error or "interrupted"
+        self.ts.counters.add(status, result.rolled_back)
+        self.rc.bus.emit(
+            TaskResult(
+                run_id=self.rc.run_id,
+                play=self.play.name,
+                task=self.task.name,
+                target=self.ts.name,
+                status=status,
+                result=result,
+                duration=time.monotonic() - t0,
+                started_at=started,
+                item=item,
+                handler=self.handler,
+                error=error,
+            )
+        )
+
+
+def _run(
+    rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, check: bool, report: _Reporter,
+) -> _Outcome:
     try:
         variables = step_vars(rc, ts, play, [*scope.vars, (task.vars, task.mark)], check)
         conditions = [(w, m) for w, m in scope.when] + [(w, task.mark) for w in task.when]
@@ -90,20 +131,25 @@ def _run(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: Scope, 
         for item in items:
             if rc.interrupted.is_set() or ts.stopped:
                 break
+            started, t0 = time.time(), time.monotonic()
             item_vars = {**variables, task.loop_var: item}
+            label = item if task.loop_label is None else rc.templar.render(task.loop_label, item_vars, task.mark)
             if not _when(rc, conditions, item_vars):
                 res = Result(skipped=True, msg="conditional result was False")
             else:
                 res = _attempts(rc, play, task, ts, item_vars, check)
             res.data.setdefault(task.loop_var, item)
             results.append(res)
+            single = _single(task, res)
+            report.emit(single.status, res, single.error, started, t0, item=label)
             if res.failed and not task.ignore_errors:
                 break
         return _looped(task, results)
     except _Unreachable as exc:
         return _Outcome(Result(failed=True, msg=str(exc)), "unreachable", str(exc))
     except LockHeld as exc:
-        return _Outcome(Result(failed=True, msg=str(exc)), "failed", str(exc))
+        message = ts.error or str(exc)  # prepare_target's, with the --lock-wait / unlock hint
+        return _Outcome(Result(failed=True, msg=message), "failed", message)
     except TemplateError as exc:
         return _failed(task, str(exc))
 
@@ -158,6 +204,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
     args = rc.templar.render(task.args, variables, task.mark)
     cancel = rc.new_cancel(ts.name)
     log_target = ts.name
+    feed = ProgressFeed(rc.bus.emit, rc.run_id, ts.name, task.name, rc.ticker)
 
     def log(text: str) -> None:
         rc.message(log_target, text, "debug")
@@ -172,6 +219,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         user=rc.holder.user,
         base_dir=rc.base_dir,
         confirm=rc.confirm,
+        progress=feed,
     )
     assert ts.target is not None
     ctx = ActionContext(
@@ -191,6 +239,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
             rc.inflight.leave(ts.name)
     finally:
         rc.drop_cancel(cancel)
+        feed.close()
 
 
 def _guarded(rc: RunContext, fn: Any, ctx: ActionContext, args: Any, target: str) -> Result:
@@ -302,6 +351,7 @@ def _looped(task: Task, results: list[Result]) -> _Outcome:
     )
     merged.data["results"] = [registered_value(r) for r in results]
     outcome = _single(task, merged)
+    outcome.itemized = bool(results)  # an empty loop still reports the task once
     outcome.registered = {
         "results": merged.data["results"],
         "changed": merged.changed,
@@ -320,31 +370,17 @@ def _internal_error(rc: RunContext, ts: TargetState, exc: Exception) -> _Outcome
 
 
 def _account(rc: RunContext, task: Task, ts: TargetState, outcome: _Outcome) -> None:
-    """Update counters, registered variables, notifications and the target's fate."""
-    counters = ts.counters
+    """Update registered variables, notifications and the target's fate (counting is `count`'s)."""
     status = outcome.status
     if status == "unreachable":
-        counters.unreachable += 1
         ts.unreachable = True
         ts.error = outcome.error
-    elif status == "failed":
-        counters.failed += 1
+    elif status in ("failed", "rescued"):  # rescued: the block stops here and its rescue runs
         ts.failed = True
         ts.error = outcome.error
     elif status == "interrupted":  # the run is stopping: this target runs nothing more
-        counters.interrupted += 1
         ts.stopped = True
         ts.error = outcome.error
-    elif status == "ignored":
-        counters.ignored += 1
-    elif status == "skipped":
-        counters.skipped += 1
-    elif status == "changed":
-        counters.changed += 1
-    else:
-        counters.ok += 1
-    if outcome.result.rolled_back:
-        counters.rolled_back += 1
     if task.register and status != "unreachable":
         ts.facts[task.register] = as_data(outcome.registered)  # data, never a template
     set_vars = outcome.result.data.get(SET_VARS_KEY)

@@ -141,6 +141,7 @@ class _ModelBuilder:
         task.loop = data.get("loop")
         control = data.get("loop_control") or {}
         task.loop_var = str(control.get("loop_var", "item"))
+        task.loop_label = control.get("label")
         task.register = data.get("register")
         task.retries = int(data.get("retries", 0))
         task.delay = float(data.get("delay", 1.0))

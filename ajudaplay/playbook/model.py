@@ -21,6 +21,7 @@ class Task:
     when: list[str] = field(default_factory=list)  # all must be true
     loop: Any = None  # list, or a template string evaluating to a list
     loop_var: str = "item"
+    loop_label: Any = None  # loop_control.label: what output shows per item (a template), None = the item
     register: str | None = None
     retries: int = 0
     delay: float = 1.0

@@ -48,10 +48,14 @@ class Tally:
         self.counts.setdefault(target, {name: 0 for name in STAT_NAMES})
 
     def add(self, event: TaskResult) -> None:
-        self.add_target(event.target)
-        per_target = self.counts[event.target]
-        per_target[event.status] = per_target.get(event.status, 0) + 1
-        if event.result.rolled_back:
+        self.count(event.target, event.status, event.result.rolled_back)
+
+    def count(self, target: str, status: str, rolled_back: bool = False) -> None:
+        """One result (an event, or a journal row: they count alike)."""
+        self.add_target(target)
+        per_target = self.counts[target]
+        per_target[status] = per_target.get(status, 0) + 1
+        if rolled_back:
             per_target["rolled_back"] += 1
 
     def stats(self, reported: dict[str, TargetStats]) -> dict[str, dict[str, int]]:

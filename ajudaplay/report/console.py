@@ -20,32 +20,25 @@ from ajudaplay.engine.events import (
     Event,
     Message,
     PlayStarted,
+    Progress,
     RunFinished,
     RunStarted,
     TaskResult,
     TaskStarted,
 )
 from ajudaplay.engine.prepare import LOCK_LOST_TASK
-from ajudaplay.report.common import STAT_NAMES, Tally, human_duration
+from ajudaplay.report.changes import change_line, changes_text
+from ajudaplay.report.common import Tally, human_duration
 from ajudaplay.report.lines import Line, Part, PlainLines, RichLines
+from ajudaplay.report.recap import STATUS_STYLE, item_text, recap_lines
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.live import Live
 
-STATUS_STYLE = {
-    "ok": "green",
-    "changed": "yellow",
-    "failed": "bold red",
-    "unreachable": "bold red",
-    "skipped": "cyan",
-    "ignored": "cyan",
-    "rescued": "magenta",
-    "rolled_back": "bold white on red",
-    "interrupted": "bold yellow",
-}
 OUTCOME_STYLE = {"success": "bold green", "interrupted": "bold yellow"}
 HEADER_WIDTH = 80
+PIPE_PROGRESS_EVERY = 10.0  # seconds: without a live line (a pipe, CI), a long wait prints a line this often
 _COLUMN = re.compile(r"^(.*:\d+):\d+$")
 
 
@@ -127,6 +120,9 @@ class ConsoleReporter:
         self._live: Live | None = None
         self._running: dict[str, str] = {}  # target -> task, for the live status line
         self._snapshot: tuple[str, tuple[str, ...]] = ("", ())  # immutable copy for the refresher
+        self._waits: dict[str, tuple[str, float, float]] = {}  # target -> (what, elapsed, when received)
+        self._waits_shown: tuple[tuple[str, str, float, float], ...] = ()  # immutable copy for the refresher
+        self._wait_lines: dict[str, int] = {}  # target -> how many PIPE_PROGRESS_EVERY periods were printed
         self._task_since = time.monotonic()
         self._lock = threading.RLock()
         self._tally = Tally()
@@ -172,14 +168,19 @@ class ConsoleReporter:
             self._task_header(event.play, event.task, event.location, event.handler)
             self._running = {target: event.task for target in event.targets}
             self._task_since = time.monotonic()
+            self._waits, self._wait_lines = {}, {}
             self._refresh_live()
         elif isinstance(event, TaskResult):
             self._tally.add(event)
             if self._header_for != (event.play, event.task):
                 self._task_header(event.play, event.task, "", event.handler)
             self._running.pop(event.target, None)
+            self._waits.pop(event.target, None)
+            self._wait_lines.pop(event.target, None)
             self._result(event)
             self._refresh_live()
+        elif isinstance(event, Progress):
+            self._wait(event)
         elif isinstance(event, Message):
             self._message(event)
         elif isinstance(event, RunFinished):
@@ -206,7 +207,7 @@ class ConsoleReporter:
         if status in ("failed", "unreachable", "ignored", "rescued", "skipped", "interrupted"):
             detail = event.error or result.msg
         elif status == "changed":
-            detail = result.diff_summary() or result.msg
+            detail = changes_text(result.changes) or result.msg
         elif self._verbosity >= 1 or result.show:
             detail = result.msg
         first, rest = _first_line_and_rest(detail)
@@ -215,7 +216,7 @@ class ConsoleReporter:
             (f"[{event.target}]", STATUS_STYLE.get(status, "")),
         ]
         if event.item is not None:
-            line.append((f" (item={event.item})", ""))
+            line.append((f" (item={item_text(event.item)})", ""))
         if first:
             line.append((" " + first, "red" if status in ("failed", "unreachable") else ""))
         if self._verbosity >= 1:
@@ -246,7 +247,7 @@ class ConsoleReporter:
         for change in event.result.changes:
             if not change.unified:
                 if event.status not in ("changed",):
-                    self._print(f"    {change.summary()}")
+                    self._print(f"    {change_line(change)}")
                 continue
             if not change.unified.startswith("---"):
                 self._print(f"--- {change.what}", "bold")
@@ -294,28 +295,24 @@ class ConsoleReporter:
         elif event.level == "debug" and self._verbosity >= 2:
             self._print(f"debug: {where}{event.text}", "dim")
 
+    def _wait(self, event: Progress) -> None:
+        """A long wait: the live line shows it on a terminal; elsewhere a line every PIPE_PROGRESS_EVERY s."""
+        self._waits[event.target] = (event.text, event.elapsed, time.monotonic())
+        if self._use_live and isinstance(self._out, RichLines):
+            self._refresh_live()
+            return
+        periods = int(event.elapsed // PIPE_PROGRESS_EVERY)
+        if periods >= 1 and periods > self._wait_lines.get(event.target, 0):
+            self._wait_lines[event.target] = periods
+            self._print(f"[{event.target}] {wait_text(event.text, event.elapsed)}", "dim")
+
     # recap ---------------------------------------------------------------------
     def _recap(self, event: RunFinished) -> None:
         stats = self._tally.stats(event.stats)
         self._print("")
         self._print(_header("PLAY RECAP"), "bold")
-        width = max((len(target) for target in stats), default=0)
         lost = {failed.target for failed in self._failures if failed.task == LOCK_LOST_TASK}
-        for target in sorted(stats):
-            counts = stats[target]
-            worst = (
-                "failed" if counts.get("failed") or counts.get("unreachable")
-                else "interrupted" if counts.get("interrupted")
-                else "changed" if counts.get("changed") else "ok"
-            )
-            line: list[Part] = [(target.ljust(width), STATUS_STYLE[worst]), (" :", "")]
-            for index, name in enumerate(STAT_NAMES):
-                value = counts.get(name, 0)
-                cell = f"{name}={value}"
-                line.append(("  " + (cell if index == len(STAT_NAMES) - 1 else cell.ljust(len(name) + 4)),
-                             STATUS_STYLE[name] if value else ""))
-            if target in lost:  # the run did not hold this target to the end: say so where one looks
-                line.append(("  LOCK LOST", "bold red"))
+        for line in recap_lines(stats, lost):
             self._print(line)
         if self._failures:
             self._print("")
@@ -323,7 +320,8 @@ class ConsoleReporter:
                 reason, _ = _first_line_and_rest(failed.error or failed.result.msg)
                 suffix = " (rolled back)" if failed.result.rolled_back else ""
                 style = STATUS_STYLE["interrupted"] if failed.status == "interrupted" else "red"
-                self._print(f"{failed.status}: [{failed.target}] {failed.task}: {reason}{suffix}", style)
+                item = f" (item={item_text(failed.item)})" if failed.item is not None else ""
+                self._print(f"{failed.status}: [{failed.target}] {failed.task}{item}: {reason}{suffix}", style)
         duration = ""
         if self._run is not None:
             duration = f" in {human_duration(max(0.0, event.finished_at - self._run.started_at))}"
@@ -341,6 +339,9 @@ class ConsoleReporter:
     # live status line ------------------------------------------------------------
     def _refresh_live(self) -> None:
         self._snapshot = (next(iter(self._running.values()), ""), tuple(sorted(self._running)))
+        self._waits_shown = tuple(
+            (target, *self._waits[target]) for target in sorted(self._waits) if target in self._running
+        )
         if not self._use_live or not isinstance(self._out, RichLines):  # a terminal always has RichLines
             return
         if not self._running:
@@ -369,8 +370,19 @@ class ConsoleReporter:
         task, targets = self._snapshot
         if not targets:
             return ""
+        waits = self._waits_shown
+        if waits:  # a long wait says what it waits for, and since when
+            target, text, elapsed, received = waits[0]
+            others = f" (and {len(targets) - 1} more running)" if len(targets) > 1 else ""
+            return f"[{target}] {wait_text(text, elapsed + time.monotonic() - received)}{others}"
         shown = ", ".join(targets[:5]) + (f" and {len(targets) - 5} more" if len(targets) > 5 else "")
         return f"running [{task}] on {shown} ({time.monotonic() - self._task_since:.0f}s)"
+
+
+def wait_text(text: str, elapsed: float) -> str:
+    """'waiting for api: 1/2 ready, 20s': what a wait waits for, and for how long."""
+    seconds = max(0.0, elapsed)
+    return f"{text}, {seconds:.0f}s" if seconds < 60 else f"{text}, {human_duration(seconds)}"
 
 
 class _RunningLine:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ajudaplay.report.common import STAT_NAMES, human_duration, human_utc, iso_utc
+from ajudaplay.engine.prepare import LOCK_LOST_TASK
+from ajudaplay.report.changes import restyle_summary
+from ajudaplay.report.common import STAT_NAMES, Tally, human_duration, human_utc, iso_utc
+from ajudaplay.report.recap import item_text, plain, recap_lines
 
 if TYPE_CHECKING:
     from ajudaplay.journal.model import ResultRow, RevisionRow, RunDetail, RunRow
@@ -67,11 +70,6 @@ def _item(stored: str | None) -> Any:
         return stored
 
 
-def _item_text(stored: str | None) -> str:
-    value = _item(stored)
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
 def _result_json(row: ResultRow) -> dict[str, Any]:
     item = _item(row.item)
     return {
@@ -82,7 +80,7 @@ def _result_json(row: ResultRow) -> dict[str, Any]:
         "changed": row.changed,
         "duration": round(row.duration, 3),
         "started_at": iso_utc(row.started_at),
-        "diff": row.diff,
+        "diff": restyle_summary(row.diff),
         "msg": row.msg,
         "item": item,
         "handler": row.handler,
@@ -164,6 +162,7 @@ def print_run(detail: RunDetail, stream: TextIO, as_json: bool = False) -> None:
         header.append(("options", json.dumps(detail.options, sort_keys=True, default=str)))
     lines = [f"{key + ':':<11}{value}" for key, value in header]
     lines += _result_lines(detail.results)
+    lines += _recap(detail.results)
     if detail.revisions:
         lines += ["", "REVISIONS"]
         rows = [
@@ -193,13 +192,34 @@ def _result_lines(results: list[ResultRow]) -> list[str]:
             task = (row.task, row.handler)
             lines.append(f"  {'HANDLER' if row.handler else 'TASK'} [{row.task}]")
         status = row.status + (" (rolled back)" if row.rolled_back else "")
-        detail = row.diff if row.status in ("ok", "changed") and row.diff else row.msg
-        if row.status in ("failed", "unreachable") and row.diff:
-            detail = f"{row.msg} [{row.diff}]" if row.msg else row.diff
-        item = f"(item={_item_text(row.item)}) " if row.item is not None else ""
+        diff = restyle_summary(row.diff)
+        detail = diff if row.status in ("ok", "changed") and diff else row.msg
+        if row.status in ("failed", "unreachable") and diff:
+            detail = f"{row.msg} [{diff}]" if row.msg else diff
+        item = f"(item={item_text(_item(row.item))}) " if row.item is not None else ""
         first = detail.strip().splitlines()[0] if detail.strip() else ""
         lines.append(
             f"    {status:<20}  {row.target:<{target_width}}  {human_duration(row.duration):>7}"
             f"  {item}{first}".rstrip()
         )
+    return lines
+
+
+def _recap(results: list[ResultRow]) -> list[str]:
+    """The run's PLAY RECAP, as the console printed it: the same table, from the same results."""
+    if not results:
+        return []
+    tally = Tally()
+    for row in results:
+        tally.count(row.target, row.status, row.rolled_back)
+    lost = {row.target for row in results if row.task == LOCK_LOST_TASK}
+    lines = ["", "PLAY RECAP", *(plain(line) for line in recap_lines(tally.counts, lost))]
+    failures = [row for row in results if row.status in ("failed", "unreachable", "interrupted")]
+    if failures:
+        lines.append("")
+        for row in failures:
+            reason = row.msg.strip().splitlines()[0] if row.msg.strip() else ""
+            suffix = " (rolled back)" if row.rolled_back else ""
+            item = f" (item={item_text(_item(row.item))})" if row.item is not None else ""
+            lines.append(f"{row.status}: [{row.target}] {row.task}{item}: {reason}{suffix}")
     return lines

@@ -18,6 +18,7 @@ from ajudaplay.engine.events import (
     InputProblem,
     Message,
     PlayStarted,
+    Progress,
     RunFinished,
     RunStarted,
     TaskResult,
@@ -116,6 +117,15 @@ def event_record(event: Event, started_at: float | None = None) -> dict[str, Any
             "target": event.target,
             "level": event.level,
             "text": event.text,
+        }
+    if isinstance(event, Progress):
+        return {
+            "event": "progress",
+            "run_id": event.run_id,
+            "target": event.target,
+            "task": event.task,
+            "text": event.text,
+            "elapsed": round(event.elapsed, 1),
         }
     if isinstance(event, InputProblem):
         return diagnostic_record(event.diagnostic, event.run_id)

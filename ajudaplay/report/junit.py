@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ajudaplay.engine.events import Event, InputProblem, PlayStarted, RunFinished, RunStarted, TaskResult, TaskStarted
 from ajudaplay.errors import Diagnostic
+from ajudaplay.report.changes import changes_text
+from ajudaplay.report.recap import item_text
 
 _INCOMPLETE_OUTCOMES = ("interrupted", "error")
 
@@ -44,7 +46,7 @@ def _case_name(event: TaskResult) -> str:
     if event.handler:
         name = f"handler: {name}"
     if event.item is not None:
-        name = f"{name} (item={event.item})"
+        name = f"{name} (item={item_text(event.item)})"
     return name
 
 
@@ -213,7 +215,7 @@ class JUnitReporter:
         stderr = result.data.get("stderr")
         tail = "\n".join(stderr.rstrip("\n").splitlines()[-20:]) if isinstance(stderr, str) else ""
         detail = "\n".join(
-            part for part in (message, result.diff_summary(), *result.warnings, tail) if part
+            part for part in (message, changes_text(result.changes), *result.warnings, tail) if part
         )
         if result.rolled_back:
             message = f"rolled back: {message}" if message else "rolled back"
@@ -231,7 +233,7 @@ class JUnitReporter:
             part
             for part in (
                 f"status: {event.status}" + (" (rolled back)" if result.rolled_back else ""),
-                result.diff_summary(),
+                changes_text(result.changes),
                 "\n".join(c.unified for c in result.changes if c.unified),
                 *(f"warning: {w}" for w in result.warnings),
                 message if event.status in ("ignored", "rescued", "ok", "changed") else "",

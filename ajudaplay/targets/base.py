@@ -61,6 +61,9 @@ class StepContext:
     # Ask the operator before something drastic: returns who said yes, raises NotConfirmed
     # (ajudaplay/confirm.py) for a no, or when there is no terminal and no --yes.
     confirm: Callable[[str], str] = field(default=lambda question: _refuse(question))
+    # A long wait says what it waits for ("waiting for api: 1/2 ready"), as often as it polls; the
+    # engine rate-limits it and the reporters add the elapsed time. Default: nobody listens.
+    progress: Callable[[str], None] = lambda what: None
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()

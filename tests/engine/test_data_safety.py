@@ -108,7 +108,8 @@ def test_registered_command_output_arrives_literally_everywhere(project: Path) -
     assert results["read"][0]["status"] == "changed"  # changed_when read the registered value
     for task in ("show", "via task var", "show copied"):
         assert results[task][0]["msg"] == PAYLOAD, (task, results[task])
-    assert [r["msg"] for r in results["each line"][0]["data"]["results"]] == LINES
+    assert [r["msg"] for r in results["each line"]] == LINES  # one task_result per loop item
+    assert [r["item"] for r in results["each line"]] == LINES
     assert results["when on data"][0]["msg"] == "go " + LINES[0]
     assert results["play var"][0]["msg"] == f"[{PAYLOAD}]"
     assert dest.read_text() == f"out={PAYLOAD}|copied={PAYLOAD}\n"

@@ -19,7 +19,8 @@ def test_forms_and_precedence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [("novalue", "expected key=value"), ("{bad json", "invalid JSON"), ("[1]", "expected key=value"),
-     ("@missing.yml", "cannot read"), ("'unbalanced", "cannot split"), ("1x=2", "expected key=value")],
+     ("@missing.yml", "cannot read"), ("'unbalanced", "cannot split"), ("1x=2", "invalid variable name '1x'"),
+     ("foo-bar=1", "invalid variable name 'foo-bar': a name is letters, digits and _ and does not start with a digit")],
 )
 def test_bad_values(tmp_path: Path, raw: str, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:

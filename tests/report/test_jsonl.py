@@ -23,6 +23,7 @@ DOCUMENTED = {
                     "duration", "msg", "item", "handler", "diff", "data", "warnings", "revisions",
                     "rolled_back"},
     "message": {"event", "run_id", "target", "level", "text"},
+    "progress": {"event", "run_id", "target", "task", "text", "elapsed"},
     "diagnostic": {"event", "run_id", "file", "line", "column", "location", "path", "message", "hint"},
     "run_end": {"event", "run_id", "outcome", "exit_code", "finished_at", "duration", "message", "stats"},
 }

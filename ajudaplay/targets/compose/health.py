@@ -75,6 +75,7 @@ def wait_healthy(
                 f"service {compose_service!r} not healthy after {limit:g}s ({progress})", retryable=True
             )
         ctx.log(f"waiting for {compose_service}: {progress}")
+        ctx.progress(f"waiting for {compose_service}: {progress}")
         time.sleep(POLL)
 
 

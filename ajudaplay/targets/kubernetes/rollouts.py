@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from ajudaplay.errors import Interrupted, TargetError
 from ajudaplay.outcomes import (
@@ -44,6 +44,20 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 def _timeout(ctx: StepContext) -> float:
     return float(ctx.timeout) if ctx.timeout else DEFAULT_TIMEOUT
+
+
+def _watching(ctx: StepContext, service: str) -> Callable[[str], None]:
+    """The rollout wait's `log`: kubectl's message to the debug log, and a short one as progress.
+
+    'Waiting for deployment "x" rollout to finish: 1 of 2 updated replicas are available...'
+    becomes the progress line 'waiting for api: 1 of 2 updated replicas are available'.
+    """
+    def log(message: str) -> None:
+        ctx.log(message)
+        short = message.split(" rollout to finish: ", 1)[-1].rstrip(".")
+        short = short[len("Waiting for "):] if short.startswith("Waiting for ") else short
+        ctx.progress(f"waiting for {service}: {short[:1].lower()}{short[1:]}")
+    return log
 
 
 def _image_of(deployment: JSON, container: str) -> str | None:
@@ -120,7 +134,7 @@ def deploy(kube: Kube, ctx: StepContext, ref: ServiceRef, image: str, atomic: bo
     patched = kube.request("PATCH", path, body=patch, patch="strategic", what=what)
     ctx.log(f"{ref.deployment}: image {before} -> {image}; waiting for the rollout")
     try:
-        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=_watching(ctx, ref.service))
     except Interrupted:
         raise
     except TargetError as exc:
@@ -164,7 +178,7 @@ def _undo(
     restored = _image_of(patched, container)
     changes = [change, Change(f"{ref.service} image", image, restored)]
     try:
-        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+        final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=_watching(ctx, ref.service))
     except Interrupted:
         raise
     except TargetError as exc:
@@ -216,7 +230,7 @@ def rollback(kube: Kube, ctx: StepContext, ref: ServiceRef, to_revision: int | N
                                   msg=f"would roll back to revision {chosen_revision} ({after_image})")
     patched = kube.request("PATCH", path, body=patch, patch="json", what=what)
     ctx.log(f"{ref.deployment}: rolling back to revision {chosen_revision}; waiting for the rollout")
-    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=_watching(ctx, ref.service))
     after_revision = revision_of(final)
     return RollbackOutcome.of(
         _data(final, ref, container, previous_image=before, previous_revision=current_revision, to_revision=chosen_revision),
@@ -248,7 +262,7 @@ def restart(kube: Kube, ctx: StepContext, ref: ServiceRef) -> RestartOutcome:
                                  msg=f"would restart deployment {ref.deployment!r}", changes=[change])
     patched = kube.request("PATCH", path, body=patch, patch="strategic", what=what)
     ctx.log(f"{ref.deployment}: restarted; waiting for the rollout")
-    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=ctx.log)
+    final = wait_rollout(kube, patched, timeout=_timeout(ctx), cancel=ctx.cancel, log=_watching(ctx, ref.service))
     before, after = revision_of(deployment), revision_of(final)
     return RestartOutcome.of(
         _data(final, ref, container, restarted_at=now), changed=True,
