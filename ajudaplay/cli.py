@@ -2,7 +2,7 @@
 
 gevent: pyinfra 3 is built on gevent, so ``gevent.monkey.patch_all()`` runs
 once, before the engine, pyinfra or the kubernetes client are imported, for the
-commands that touch targets: `unlock` at once, `run` as soon as the inventory
+commands that touch targets: `unlock` and `backups` at once, `run` as soon as the inventory
 is loaded and has a target reached over the network (SSH, a cluster; see
 `needs_gevent`). The blocking kubernetes client and urllib3 then cooperate
 through patched sockets, threads become greenlets, and the engine's bounded
@@ -105,6 +105,11 @@ def build_parser() -> Parser:
                        help="one name a line (for scripts and shell completion)")
     inventory.add_argument("--output", choices=("console", "json"), default="console", help="a table, or JSON (--list)")
 
+    backups = sub.add_parser("backups", help="list the database backups an environment's stores hold, newest first")
+    backups.add_argument("-i", "--inventory", required=True, metavar="ENV", help="environment name (inventory/ENV.yml) or file")
+    backups.add_argument("--service", metavar="SERVICE", help="only this service's databases")
+    backups.add_argument("--output", choices=("console", "json"), default="console", help="a table, or JSON")
+
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
 
@@ -142,7 +147,7 @@ def main(argv: Sequence[str] | None = None, registry_factory: RegistryFactory | 
     if args.command is None:
         parser.print_help(sys.stderr)
         return int(ExitCode.INVALID_INPUT)
-    if args.command == "unlock":  # `run` decides once its inventory is loaded (cmd_run)
+    if args.command in ("unlock", "backups"):  # `run` decides once its inventory is loaded (cmd_run)
         patch_gevent()
     verbosity = getattr(args, "verbose", 0)
     try:
@@ -426,6 +431,12 @@ def cmd_man(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
     return int(ExitCode.OK)
 
 
+def cmd_backups(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay backups`: the stores' listing (ajudaplay/backups_command.py, imported only here)."""
+    from ajudaplay.backups_command import cmd_backups as list_backups
+    return list_backups(args, registry_factory)
+
+
 COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = MappingProxyType({
     "run": cmd_run,
     "validate": cmd_validate,
@@ -434,6 +445,7 @@ COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = M
     "show": cmd_show,
     "unlock": cmd_unlock,
     "inventory": cmd_inventory,
+    "backups": cmd_backups,
     "completion": cmd_completion,
     "man": cmd_man,
 })

@@ -123,8 +123,8 @@ def run_backup(ctx: ActionContext, args: Any) -> Result:
     if encrypt and key is None:
         raise TargetError("backup.encrypt: needs `key: \"{{ backup_key }}\"` (a secret variable): the passphrase "
                           "the backup is encrypted with, and restore needs")
-    if key is not None and not encrypt:
-        raise TargetError("backup: `key` is given with encrypt: false; drop one of them")
+    if not encrypt:
+        key = None  # `encrypt: false` wins: a playbook may pass the inventory's key always and choose per run
     keep_last = _int("backup", a, "keep_last", 1)
     keep_days = _number("backup", a, "keep_days")
     store = _store(ctx, "backup", a)
