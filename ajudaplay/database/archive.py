@@ -27,7 +27,7 @@ import os
 import threading
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from ajudaplay.database.transfer import CheckedSink, new_private_file
 from ajudaplay.errors import TargetError
@@ -106,7 +106,49 @@ def _remove(path: Path) -> None:
         pass
 
 
-class Packer:
+class _FileSink:
+    """What Packer and Unpacker share: a private output file that finish() completes and anything else
+    removes (an exception in the `with` block, Interrupted, or a failing finish())."""
+
+    dest_path: Path
+    _raw: BinaryIO
+    _out: CheckedSink
+    result: tuple[int, str] | None
+
+    def finish(self) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _close(self) -> tuple[int, str]:
+        """fsync and close the output; (bytes, sha256) of what was written to it."""
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        self.result = (self._out.size, self._out.hexdigest())
+        return self.result
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file."""
+        self._raw.close()
+        _remove(self.dest_path)
+
+    def __enter__(self: _Sink) -> _Sink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self.result is None:
+            try:
+                self.finish()
+            except BaseException:
+                self.abort()
+                raise
+
+
+_Sink = TypeVar("_Sink", bound=_FileSink)
+
+
+class Packer(_FileSink):
     """A sink that packs what is written to it into `dest_path` as it comes (gzip, then AES-256-GCM when a
     passphrase is given): a snapshot streamed from the service can be packed while it arrives (tee it
     into a Packer and the file that is integrity-checked), so compression overlaps the transfer.
@@ -150,25 +192,7 @@ class Packer:
         if self._encryptor is not None:
             self._out.write(self._encryptor.finalize())
             self._out.write(self._encryptor.tag)
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        self.result = (self._out.size, self._out.hexdigest())
-        return self.result
-
-    def abort(self) -> None:
-        """Close and remove the unfinished file."""
-        self._raw.close()
-        _remove(self.dest_path)
-
-    def __enter__(self) -> Packer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is not None:
-            self.abort()
-        elif self.result is None:
-            self.finish()
+        return self._close()
 
 
 def pack(src_path: Path, dest_path: Path, passphrase: str | None, *,
@@ -184,7 +208,7 @@ def pack(src_path: Path, dest_path: Path, passphrase: str | None, *,
         return packer.finish()
 
 
-class Unpacker:
+class Unpacker(_FileSink):
     """A sink that unpacks a stored backup as it is written (decrypt when it starts with MAGIC, gunzip) into
     `dest_path`: a fetch can stream straight into it. The last TAG_SIZE bytes are held back until finish()
     checks the tag; nothing written to `dest_path` is trusted before finish() returns.
@@ -268,29 +292,7 @@ class Unpacker:
             if self._damaged is not None:
                 raise self._damaged
         self._gunzip.finish()
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        self.result = (self._out.size, self._out.hexdigest())
-        return self.result
-
-    def abort(self) -> None:
-        """Close and remove the unfinished file."""
-        self._raw.close()
-        _remove(self.dest_path)
-
-    def __enter__(self) -> Unpacker:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is not None:
-            self.abort()
-        elif self.result is None:
-            try:
-                self.finish()
-            except BaseException:
-                self.abort()
-                raise
+        return self._close()
 
 
 def unpack(src_path: Path, dest_path: Path, passphrase: str | None, *, name: str = "backup",
