@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -33,6 +34,9 @@ def test_config_change_restarts_unchanged_does_not(project: Project, tmp_path: P
     assert changed.rc == 0, changed.text
     [res] = changed.results("Config files of the service")
     assert res["changed"] is True and any("default.conf" in d for d in json.dumps(res["diff"]).split(","))
+    [change] = [d for d in res["diff"] if d["what"].endswith("default.conf")]
+    assert change["what"] == "config config/nginx/default.conf"  # as the project names it, not the host's path
+    assert change["after"] == "sha256:" + hashlib.sha256(conf.read_bytes()).hexdigest()
     assert (Path(project.dir) / "config/nginx/default.conf").read_text() == conf.read_text()
     after = started_at(project, "nginx")
     assert after != before  # restarted

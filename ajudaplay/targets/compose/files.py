@@ -9,6 +9,7 @@ keys only.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import posixpath
 import shlex
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ def _diff(path: str, before: bytes | None, after: bytes) -> str:
     return "".join(difflib.unified_diff(old, new, f"{path} (host)", f"{path} (new)"))
 
 
+def _sha256(content: bytes) -> str:
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
 def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, bytes], restart: bool) -> ConfigOutcome:
     """Upload config files into the service's config folder; restart only if one changed."""
     folder = sess.settings.path(svc.config_dir or f"config/{svc.compose}")
@@ -45,7 +50,9 @@ def config(sess: Session, ctx: StepContext, svc: ServiceMap, files: dict[str, by
         current = sess.project.host.read_file(path)
         if current == content:
             continue
-        changes.append(Change(f"config {path}", "absent" if current is None else "old", "new", _diff(path, current, content)))
+        shown = posixpath.relpath(path, sess.settings.project_dir)  # config/nginx/default.conf, as the project names it
+        changes.append(Change(f"config {shown}", None if current is None else _sha256(current), _sha256(content),
+                              _diff(path, current, content)))
         pending.append((path, content))
     data: dict[str, object] = {"service": svc.name, "dir": folder, "files": sorted(files), "changed_files": [p for p, _ in pending], "restarted": False}
     if not pending:
