@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, cast
 
 from ajudaplay.database.model import DatabaseSpec, Manifest
 from ajudaplay.database.sqlite import SqlTool, check_local_file, snapshot_name
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Choice", "Place", "backup", "choose", "db_check", "list_backups", "parse_before", "restore"]
 
+METER_EVERY = 5.0  # seconds between two progress lines of one copy
+MB = 1 << 20
 _SIDE_FILES = ("", "-wal", "-shm", "-journal")  # a database and what SQLite keeps beside it
 
 
@@ -143,7 +145,8 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
             snapshot = tool.snapshot(db.path)
             try:  # packed while it arrives; kept only if the copy then passes integrity_check
                 with open(copy, "wb") as plain, Packer(packed, passphrase, cancel=ctx.cancel) as packer:
-                    tee = _Tee(plain, packer)
+                    tee = _Tee(plain, packer, _Meter(ctx.progress, f"copying the snapshot of {db.service}/{db.name} "
+                                                            "to the controller"))
                     sent = ws.read_to(snapshot, cast(BinaryIO, tee))
                     stored_size, stored_sha = packer.finish()
             finally:
@@ -172,14 +175,44 @@ def backup(ctx: StepContext, data: ServiceData, place: Place, store: Store, *, p
                          store=store.description, deleted=[m.name for m in doomed], where=where)
 
 
+class _Meter:
+    """Says how far a long copy got (`ctx.progress`: the console's live line, JSON `progress` events), at
+    most every METER_EVERY seconds: a 200 MB database is a wait an operator should see moving."""
+
+    def __init__(self, progress: Callable[[str], None], what: str, total: int | None = None) -> None:
+        self.progress, self.what, self.total = progress, what, total
+        self.done, self._said = 0, 0.0
+
+    def add(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self._said >= METER_EVERY:
+            self._said = now
+            of = f" of {self.total / MB:.0f}" if self.total else ""
+            self.progress(f"{self.what}: {self.done / MB:.0f}{of} MB")
+
+
+class _MeteredReader:
+    """A source whose reads are counted by a _Meter (what `write_from` streams into the service)."""
+
+    def __init__(self, source: BinaryIO, meter: _Meter) -> None:
+        self.source, self.meter = source, meter
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.meter.add(len(data))
+        return data
+
+
 class _Tee:
     """A sink writing each chunk to the plain copy and the packer, hashing it on the way."""
 
-    def __init__(self, plain: BinaryIO, packer: Packer) -> None:
-        self.plain, self.packer = plain, packer
+    def __init__(self, plain: BinaryIO, packer: Packer, meter: _Meter) -> None:
+        self.plain, self.packer, self.meter = plain, packer, meter
         self.digest, self.size = hashlib.sha256(), 0
 
     def write(self, data: bytes) -> int:
+        self.meter.add(len(data))
         self.plain.write(data)
         self.packer.write(data)
         self.digest.update(data)
@@ -242,14 +275,14 @@ def list_backups(store: Store, environment: str, target: str, service: str, data
 
 # restore ---------------------------------------------------------------------------------------------------
 def _verified_copy(store: Store, manifest: Manifest, passphrase: str | None, scratch: Path,
-                   cancel: threading.Event) -> Path:
+                   cancel: threading.Event, meter: _Meter) -> Path:
     """The backup as a plain SQLite file on the controller, checked three ways (stored sha256; size and sha256
     after decrypting and unpacking; integrity_check), or an error saying nothing was changed."""
     from ajudaplay.database.archive import CorruptBackup, Unpacker
 
     plain = scratch / "restore.db"
     with Unpacker(plain, passphrase, name=manifest.name, cancel=cancel) as unpacker:  # unpacked as it downloads
-        sink = _HeldErrors(unpacker)
+        sink = _HeldErrors(unpacker, meter)
         store.fetch_into(manifest, sink, cancel=cancel)  # the stored size and sha256 first: altered in the store?
         sink.raise_held()  # then what unpacking found on the way
         size, sha = unpacker.finish()  # then the tag (encrypted) and the gzip trailer
@@ -268,13 +301,14 @@ class _HeldErrors:
     that a backup altered in the store is refused for its stored checksum (the store's check, at the end),
     not for whatever gzip error the altered bytes happened to cause on the way."""
 
-    def __init__(self, unpacker: Unpacker) -> None:
-        self.unpacker = unpacker
+    def __init__(self, unpacker: Unpacker, meter: _Meter) -> None:
+        self.unpacker, self.meter = unpacker, meter
         self.held: BaseException | None = None
 
     def write(self, data: bytes) -> int:
         from ajudaplay.database.archive import ArchiveError
 
+        self.meter.add(len(data))
         if self.held is None:
             try:
                 self.unpacker.write(data)
@@ -339,7 +373,8 @@ def restore(ctx: StepContext, data: ServiceData, place: Place, store: Store, cho
                   path=db.path, store=store.description)
     with _scratch(store) as scratch:
         ctx.log(f"verifying {manifest.name} from {store.description}")
-        plain = _verified_copy(store, manifest, passphrase, scratch, ctx.cancel)
+        plain = _verified_copy(store, manifest, passphrase, scratch, ctx.cancel,
+                               _Meter(ctx.progress, f"fetching and verifying {manifest.name}", manifest.stored_size))
         verified = time.monotonic()
         if ctx.check:
             return RestoreOutcome(changed=True, msg=f"would stop {db.service}, keep {db.path} as corrupted-<time>.db "
@@ -417,7 +452,8 @@ def _swap(ctx: StepContext, ws: Workspace, db: DatabaseSpec, manifest: Manifest,
                 moved.append(suffix)
             ctx.log(f"kept {db.path} as {kept}")
         with open(plain, "rb") as source:
-            landed = ws.write_from(source, manifest.size, temporary)
+            meter = _Meter(ctx.progress, f"writing {manifest.name} into {ws.where}", manifest.size)
+            landed = ws.write_from(cast(BinaryIO, _MeteredReader(source, meter)), manifest.size, temporary)
         if landed != manifest.sha256:
             raise TargetError(f"the restored file in {ws.where} has sha256 {landed[:16]}…, the backup "
                               f"{manifest.sha256[:16]}…")

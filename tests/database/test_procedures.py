@@ -427,3 +427,29 @@ def test_ctrl_c_while_the_snapshot_streams_out_removes_it_in_the_service(db: Pat
         procedures.backup(step, target, place, store, passphrase=None, keep_last=None, keep_days=None)
     assert not list(db.parent.glob(".ajudaplay-*"))
     assert not list((tmp_path / "store").rglob("*.json")) and not list((tmp_path / "store").rglob("*.gz"))
+
+
+def test_backup_and_restore_say_how_far_their_copies_got(db: Path, tmp_path: Path) -> None:
+    """Each long copy (snapshot out, backup fetched, file written in) reports progress: the console's live
+    line and JSON `progress` events are made from these calls (engine/progress.py)."""
+    from ajudaplay.database.locate import database_of
+    from ajudaplay.database.stores import open_store
+    from ajudaplay.inventory.loader import load_inventory
+    from ajudaplay.targets.base import StepContext
+
+    inv_path = tmp_path / "inventory" / "test.yml"
+    inv_path.parent.mkdir()
+    inv_path.write_text(inventory(db, tmp_path / "store"))
+    spec = load_inventory(inv_path).targets["t1"]
+    target = FakeTarget(spec)
+    store = open_store(spec.backup_store, inventory_dir=inv_path.parent, host=None)
+    place = procedures.Place("test", "t1", database_of(spec, "api", None))
+    said: list[str] = []
+    step = StepContext(run_id="r1", progress=said.append)
+    done = procedures.backup(step, target, place, store, passphrase=None, keep_last=None, keep_days=None)
+    assert any(s.startswith("copying the snapshot of api/main to the controller: ") for s in said), said
+    said.clear()
+    procedures.restore(StepContext(run_id="r2", progress=said.append), target, place, store, procedures.Choice(),
+                       passphrase=None, confirm=False)
+    assert any(s.startswith(f"fetching and verifying {done.name}: ") for s in said), said
+    assert any(s.startswith(f"writing {done.name} into ") and " MB" in s for s in said), said
