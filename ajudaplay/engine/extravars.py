@@ -47,6 +47,11 @@ def _one(raw: str, cwd: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for word in words:
         key, sep, value = word.partition("=")
+        if not sep and result:  # `-e before="2024-01-01 10:00:00"`: the shell took the quotes away
+            last = list(result)[-1]
+            raise _bad(raw, f"expected key=value, got {word!r}",
+                       f"a value with spaces is quoted inside the argument, as ansible-playbook reads it: "
+                       f"-e '{last}=\"{result[last]} {word}\"'")
         if not sep:
             raise _bad(raw, f"expected key=value, got {word!r}", "e.g. -e image=app:2 -e replicas=3")
         if not key.isidentifier():

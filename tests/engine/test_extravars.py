@@ -26,3 +26,12 @@ def test_bad_values(tmp_path: Path, raw: str, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_extra_vars([raw], tmp_path)
     assert message in str(caught.value) and repr(raw) in str(caught.value)
+
+
+def test_a_value_whose_quotes_the_shell_took_gets_the_quoted_form(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as caught:  # the shell's result of: -e before="2024-01-01 10:00:00"
+        parse_extra_vars(["before=2024-01-01 10:00:00"], tmp_path)
+    [problem] = caught.value.diagnostics
+    assert "expected key=value, got '10:00:00'" in problem.message
+    assert problem.hint is not None and "-e 'before=\"2024-01-01 10:00:00\"'" in problem.hint
+    assert parse_extra_vars(['before="2024-01-01 10:00:00"'], tmp_path) == {"before": "2024-01-01 10:00:00"}
