@@ -129,11 +129,12 @@ def _stream(kube: Kube, ctx: StepContext, pod: str, container: str, argv: list[s
                 raise Interrupted(f"exec in pod {pod}: interrupted; {stopped()}")
             if deadline is not None and time.monotonic() > deadline:
                 raise TargetError(f"exec in pod {pod}: {shown} still running after {ctx.timeout:g}s ({stopped()})")
+            closed = not ws.is_open()  # then this round only drains what earlier reads buffered (podexec.run)
             ws.update(timeout=POLL)
             out.append(ws.read_channel(STDOUT))
             err.append(ws.read_channel(STDERR))
             status += ws.read_channel(STATUS)
-            if not ws.is_open():
+            if closed:
                 break
     finally:
         ws.close()

@@ -89,11 +89,14 @@ def run(kube: Kube, pod: str, container: str, argv: list[str], *, stdin: bytes |
                 raise Interrupted(f"{what}: interrupted")
             if deadline is not None and time.monotonic() > deadline:
                 raise TargetError(f"{what}: still running after {timeout:g}s in pod {pod}")
+            # Closed before this round's reads: they only drain the buffers (read_channel may itself read more
+            # frames, the close among them, and leave another channel's data buffered), then stop.
+            closed = not ws.is_open()
             ws.update(timeout=POLL)
             out += ws.read_channel(STDOUT)
             err += ws.read_channel(STDERR)
             status += ws.read_channel(STATUS)
-            if not ws.is_open():
+            if closed:
                 break
     finally:
         ws.close()
