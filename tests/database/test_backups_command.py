@@ -89,9 +89,6 @@ def project(tmp_path: Path, moto: MotoServer) -> Iterator[dict[str, Any]]:
     os.system(f"rm -rf {host_folder}")
 
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
 def put(project: dict[str, Any], target: str, service: str, database: str, age: timedelta, *,
         key: str | None = None, verified: bool = True) -> Manifest:
     tmp: Path = project["tmp"]
@@ -99,7 +96,7 @@ def put(project: dict[str, Any], target: str, service: str, database: str, age: 
     src.write_bytes(b"SQLite format 3\x00" + os.urandom(3000) + b"\x00" * 7000)
     packed = tmp / f"{src.name}.pack"
     stored = pack(src, packed, key)
-    when = NOW - age
+    when = datetime.now(timezone.utc).replace(microsecond=0) - age  # now, not at import: a suite runs for long
     m = Manifest(name=backup_name(database, when, uuid.uuid4().hex), environment="prod", target=target,
                  service=service, database=database, path="/app/data/app.db", created=utc_stamp(when), size=10016,
                  sha256="0" * 64, stored_size=stored[0], stored_sha256=stored[1], encrypted=key is not None,
