@@ -38,9 +38,10 @@ _MISSING = 3  # exit status our scripts use for "no such database file"
 
 # `sh -c` scripts: $1 the database, $2.. the rest. They refuse a missing file first, because
 # both sqlite3 and python3's connect() would otherwise create an empty database there.
-_SQLITE3_PRAGMA = (
+# $2: one SQL statement (sqlite3), or the pragma / the destination (python3)
+_SQLITE3 = (
     '[ -f "$1" ] || { echo "no such file: $1" >&2; exit 3; }; '
-    'exec sqlite3 -bail -cmd ".timeout $3" "$1" "PRAGMA $2;"'
+    'exec sqlite3 -bail -cmd ".timeout $3" "$1" "$2"'
 )
 _PY_PRAGMA = r"""
 import sqlite3, sys, os
@@ -54,10 +55,6 @@ try:
 except sqlite3.Error as exc:
     sys.stderr.write("Error: %s\n" % exc); sys.exit(1)
 """
-_SQLITE3_VACUUM = (
-    '[ -f "$1" ] || { echo "no such file: $1" >&2; exit 3; }; '
-    'exec sqlite3 -bail -cmd ".timeout $3" "$1" "$2"'
-)
 _PY_VACUUM = r"""
 import sqlite3, sys, os
 path, dest, busy = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -119,11 +116,11 @@ class SqlTool:
         raise NoSqlTool(f"service {service} has neither sqlite3 nor python3 in its image ({workspace.where}): "
                         "db_check, backup and restore need one of them (add the sqlite3 package to the image)")
 
-    def _run(self, sqlite3_script: str, python_script: str, args: list[str]) -> Ran:
+    def _run(self, path: str, statement: str, python_script: str, python_arg: str) -> Ran:
         if self.program == "sqlite3":
-            argv = ["sh", "-c", sqlite3_script, "sh", *args]
+            argv = ["sh", "-c", _SQLITE3, "sh", path, statement, str(BUSY_MS)]
         else:
-            argv = ["python3", "-c", python_script, *args]
+            argv = ["python3", "-c", python_script, path, python_arg, str(BUSY_MS)]
         return self.workspace.run(argv, timeout=self.timeout)
 
     def _missing(self, ran: Ran, path: str) -> None:
@@ -134,7 +131,7 @@ class SqlTool:
     def check(self, path: str, quick: bool = False) -> Check:
         """integrity_check (or quick_check) of the database at `path`; a file SQLite cannot open is not ok."""
         pragma = "quick_check" if quick else "integrity_check"
-        ran = self._run(_SQLITE3_PRAGMA, _PY_PRAGMA, [path, pragma, str(BUSY_MS)])
+        ran = self._run(path, f"PRAGMA {pragma};", _PY_PRAGMA, pragma)
         self._missing(ran, path)
         lines = ran.stdout.decode("utf-8", "replace").splitlines()
         if ran.ok:
@@ -149,9 +146,7 @@ class SqlTool:
         """`VACUUM INTO` a fresh file beside the database: one read transaction, so the copy is
         consistent while the service keeps writing. Returns the snapshot's path; the caller removes it."""
         dest = snapshot_name(path)
-        literal = f"VACUUM INTO {_sql_literal(dest)};"
-        ran = self._run(_SQLITE3_VACUUM, _PY_VACUUM, [path, literal if self.program == "sqlite3" else dest,
-                                                       str(BUSY_MS)])
+        ran = self._run(path, f"VACUUM INTO {_sql_literal(dest)};", _PY_VACUUM, dest)
         self._missing(ran, path)
         if not ran.ok:
             self.remove(dest)
