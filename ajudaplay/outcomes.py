@@ -347,6 +347,32 @@ class BackupList(Outcome):
     count: int
 
 
+# The incident verbs (issue 10): what a service answers to on-call questions, the same on every mode.
+@dataclass(frozen=True, kw_only=True)
+class EndpointsOutcome(Outcome):
+    """Where the service can be reached: Kubernetes Service endpoints and Ingress hosts; Compose published ports."""
+
+    VERB: ClassVar[str] = "endpoints"
+    service: str
+    ready: list[dict[str, Any]]  # {"address", "port", "protocol", "where"}: a pod (container) that takes traffic
+    not_ready: list[dict[str, Any]]  # the same keys: present but not taking traffic (failing readiness, unhealthy)
+    ports: list[dict[str, Any]]  # {"name", "port", "target_port", "protocol", "published"}: what the service exposes
+    internal_urls: list[str]  # URLs other services use (Kubernetes Service DNS name; Compose service name)
+    hosts: list[str]  # public host names (Kubernetes Ingress rules for the Service; Compose: from the inventory)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentOutcome(Outcome):
+    """The environment a service's containers get, by name only: values never leave the target."""
+
+    VERB: ClassVar[str] = "environment"
+    service: str
+    names: list[str]  # variable names set in the container spec (sorted)
+    expected: list[str]  # the inventory's `services.<svc>.env` list
+    missing: list[str]  # expected but not set, or set from a Secret/ConfigMap key that does not exist
+    refs: list[dict[str, Any]]  # {"name", "kind" (Secret|ConfigMap|env_file), "source", "key", "present"}
+
+
 def to_result(outcome: O) -> VerbResult[O]:
     """The one place an outcome becomes the engine's Result: its flags, message, changes and registered data."""
     return VerbResult(
@@ -363,3 +389,6 @@ VERBS: tuple[type[Outcome], ...] = (
 
 # The database verbs (ajudaplay/actions/database.py; documented in docs/actions-database.md).
 DATABASE_VERBS: tuple[type[Outcome], ...] = (DbCheckOutcome, BackupOutcome, RestoreOutcome, BackupList)
+
+# The incident verbs (docs/actions-network.md: endpoints; docs/incident.md: environment).
+INCIDENT_VERBS: tuple[type[Outcome], ...] = (EndpointsOutcome, EnvironmentOutcome)

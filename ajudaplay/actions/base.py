@@ -28,6 +28,10 @@ class ActionContext:
     # for each secret it is given or reads (secret values, env files, private keys)
     # before anything can print it. The engine passes the run's; the default masks nothing.
     add_secret: Callable[[Any], None] = field(default=lambda value: None)
+    # The journal's runs that touched this target since a time (epoch seconds), newest first: what
+    # `changes` reads for "was there a deploy in the last hour, by whom". The CLI passes the open
+    # journal's reader (RunOptions.recent_runs); without a journal it answers nothing.
+    recent_runs: Callable[[str, float], list[dict[str, Any]]] = field(default=lambda target, since: [])
 
 
 ActionFn = Callable[[ActionContext, Any], "Result"]
@@ -66,7 +70,7 @@ class Registry:
         return sorted(self.actions)
 
 
-ACTION_MODULES = ("control", "host", "service", "database")  # ajudaplay.actions.<module>.register(registry)
+ACTION_MODULES = ("control", "host", "service", "database", "metrics", "network", "messaging", "incident")  # ajudaplay.actions.<module>.register(registry)
 
 
 def default_registry() -> Registry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 DEFAULT_FORKS = 20
 DEFAULT_LOCK_TTL = 900.0
@@ -30,3 +30,6 @@ class RunOptions:
     user: str = ""  # defaults to the login name
     assume_yes: bool = False  # --yes: every confirmation is answered yes
     step: bool = False  # --step: ask on the terminal before each task (y/n/c), like ansible-playbook --step
+    # The journal's runs that touched a target since a time (target, epoch seconds) -> newest first;
+    # the CLI sets it from the open journal, actions read it through ActionContext.recent_runs.
+    recent_runs: Callable[[str, float], list[dict[str, Any]]] | None = None

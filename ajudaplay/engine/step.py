@@ -228,6 +228,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         vars=variables,
         render=lambda value: rc.templar.render(value, variables, task.mark),
         add_secret=rc.bus.redactor.add,
+        **({"recent_runs": rc.options.recent_runs} if rc.options.recent_runs else {}),
     )
     rc.inflight.enter(ts.name)
     try:

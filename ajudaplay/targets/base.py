@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ajudaplay.outcomes import (
         CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, FetchOutcome, LogLines, RestartOutcome,
         RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UploadOutcome, UsageOutcome,
+        EndpointsOutcome, EnvironmentOutcome,
     )
 
 __all__ = [
@@ -194,6 +195,14 @@ class ServiceOps(Protocol):
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         """`pod` is a pod name or "all" (Kubernetes); `stdin` is written to the command's standard input."""
+
+    @abstractmethod
+    def endpoints(self, ctx: StepContext, service: str) -> VerbResult[EndpointsOutcome]:
+        """Where the service takes traffic (ready and not-ready addresses, ports, internal URLs, hosts); read-only."""
+
+    @abstractmethod
+    def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
+        """The names (never values) of the environment its containers get, against the inventory's `env`; read-only."""
 
 
 @runtime_checkable
@@ -361,6 +370,12 @@ class Target:
     def exec(self, ctx: StepContext, service: str, command: list[str] | str, *, container: str | None = None,
              pod: str | None = None, stdin: str | None = None) -> VerbResult[ExecOutcome]:
         raise self._lacks(ServiceOps, "exec")
+
+    def endpoints(self, ctx: StepContext, service: str) -> VerbResult[EndpointsOutcome]:
+        raise self._lacks(ServiceOps, "endpoints")
+
+    def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
+        raise self._lacks(ServiceOps, "environment")
 
     def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
         raise self._lacks(ServiceData, "reaching the service's files")

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from ajudaplay.errors import LockHeld, LockInfo, TargetError, TargetUnreachable, UnknownService
 from ajudaplay.locks import LockHolder
 from ajudaplay.outcomes import (
-    CertificateOutcome, Change, ConfigOutcome, DeployOutcome, ExecOutcome, FetchOutcome, LogLines, Replicas,
+    CertificateOutcome, Change, ConfigOutcome, DeployOutcome, EndpointsOutcome, EnvironmentOutcome, ExecOutcome,
+    FetchOutcome, LogLines, Replicas,
     RestartOutcome, Revision, RevisionChange, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus,
     UploadOutcome, UsageOutcome, to_result,
 )
@@ -371,6 +372,30 @@ class FakeTarget(ServiceOps, ServiceData, Lockable, Target):
         out = f"ran: {text}"
         return to_result(ExecOutcome(changed=not ctx.check, rc=0, stdout=out, stderr="", stdout_lines=[out],
                                      stderr_lines=[], cmd=text))
+
+    def endpoints(self, ctx: StepContext, service: str) -> VerbResult[EndpointsOutcome]:
+        """One ready loopback address per replica on port 80: the fake listens nowhere, the shape is the point."""
+        started = self._work("endpoints", ctx, service=service)
+        svc = self._service(service)
+        self._record("endpoints", ctx, started, service=service)
+        ready = [{"address": "127.0.0.1", "port": 80, "protocol": "TCP", "where": f"{service}-{i}"}
+                 for i in range(1, svc.replicas + 1)]
+        return to_result(EndpointsOutcome(
+            service=service, ready=ready, not_ready=[],
+            ports=[{"name": "http", "port": 80, "target_port": 80, "protocol": "TCP", "published": None}],
+            internal_urls=[f"http://{service}:80"], hosts=[]))
+
+    def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
+        """The names of the secrets `secret` put in (values never registered) against the inventory's `env`."""
+        started = self._work("environment", ctx, service=service)
+        svc = self._service(service)
+        self._record("environment", ctx, started, service=service)
+        mapping = self.spec.services.get(service)
+        expected = sorted(str(n) for n in (mapping.get("env") if isinstance(mapping, dict) else None) or [])
+        names = sorted(svc.secrets)
+        refs = [{"name": n, "kind": "Secret", "source": f"{service}-env", "key": n, "present": True} for n in names]
+        return to_result(EnvironmentOutcome(service=service, names=names, expected=expected,
+                                            missing=[n for n in expected if n not in svc.secrets], refs=refs))
 
     # service data ------------------------------------------------------------------
     def _workspace(self, ctx: StepContext, where: str) -> LocalWorkspace:

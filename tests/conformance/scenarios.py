@@ -196,3 +196,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     ), not_applicable={"compose": NotApplicable("failed", r"exec\.container: not supported on Compose")},
         xfail={"fake": FAKE_EXEC}),
 )
+
+# The incident verbs (issue 10), each file owned with its verb; they import Step and Scenario from here.
+from tests.conformance import scenarios_environment, scenarios_network  # noqa: E402
+
+SCENARIOS = SCENARIOS + scenarios_network.SCENARIOS + scenarios_environment.SCENARIOS

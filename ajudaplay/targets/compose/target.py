@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.locks import LockHolder
     from ajudaplay.outcomes import (
-        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, RestartOutcome, RevisionList,
-        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
+        CertificateOutcome, ConfigOutcome, DeployOutcome, EndpointsOutcome, EnvironmentOutcome, ExecOutcome,
+        RestartOutcome, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
+        VerbResult,
     )
     from ajudaplay.targets.base import CertificateRequest, StepContext
     from ajudaplay.targets.compose.settings import ServiceMap
@@ -168,6 +169,16 @@ class ComposeTarget(ServiceOps, ServiceData, HostTarget):
 
         return self._act(ctx, service, lambda sess, svc: execution.exec_(
             sess, ctx, svc, command, container=container, pod=pod, stdin=stdin))
+
+    def endpoints(self, ctx: StepContext, service: str) -> VerbResult[EndpointsOutcome]:
+        from ajudaplay.targets.compose import network
+
+        return self._act(ctx, service, lambda sess, svc: network.endpoints(sess, ctx, svc))
+
+    def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
+        from ajudaplay.targets.compose import environment
+
+        return self._act(ctx, service, lambda sess, svc: environment.environment(sess, ctx, svc))
 
     # the service's files (database verbs): compose/workspace.py ---------------------
     def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
     from ajudaplay.inventory.model import TargetSpec
     from ajudaplay.outcomes import (
-        CertificateOutcome, ConfigOutcome, DeployOutcome, ExecOutcome, RestartOutcome, RevisionList,
-        RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome, VerbResult,
+        CertificateOutcome, ConfigOutcome, DeployOutcome, EndpointsOutcome, EnvironmentOutcome, ExecOutcome,
+        RestartOutcome, RevisionList, RollbackOutcome, ScaleOutcome, SecretOutcome, ServiceStatus, UsageOutcome,
+        VerbResult,
     )
     from ajudaplay.targets.kubernetes.lease import LeaseLock
     from ajudaplay.targets.workspace import Workspace
@@ -169,6 +170,16 @@ class KubernetesTarget(ServiceOps, ServiceData, Lockable, Target):
         from ajudaplay.targets.kubernetes import execution
 
         return to_result(execution.exec_(self.kube, ctx, self.ref(service), command, container=container, pod=pod, stdin=stdin))
+
+    def endpoints(self, ctx: StepContext, service: str) -> VerbResult[EndpointsOutcome]:
+        from ajudaplay.targets.kubernetes import network
+
+        return to_result(network.endpoints(self.kube, ctx, self.ref(service)))
+
+    def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
+        from ajudaplay.targets.kubernetes import environment
+
+        return to_result(environment.environment(self.kube, ctx, self.ref(service)))
 
     # the service's files (database verbs) ----------------------------------------------------------
     def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:

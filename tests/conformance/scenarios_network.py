@@ -1,0 +1,7 @@
+"""Conformance scenarios of the network verb (issue 10): appended to scenarios.SCENARIOS."""
+
+from __future__ import annotations
+
+from tests.conformance.scenarios import Scenario
+
+SCENARIOS: tuple[Scenario, ...] = ()
