@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for ajudaplay: the Python venv with the
 # package, a Docker engine with the locally built test images, an sshd for SSH
-# tests, and the Kubernetes control plane binaries (built once, then cached).
+# tests, Debian's Prometheus (metrics tests), and the Kubernetes control plane binaries (built once, then cached).
 # Idempotent: a second run only checks. Usage: bash .ci/setup.sh [--no-kubernetes]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,9 @@ bash tests/infra/sshd/setup.sh
 step "Docker engine and test images"
 bash tests/infra/docker/setup.sh
 bash tests/infra/docker/build-images.sh
+
+step "Prometheus for the metrics tests (the package's service stays off)"
+bash tests/infra/prometheus/setup.sh
 
 if [ "$with_kubernetes" = 1 ]; then
   step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd)"
