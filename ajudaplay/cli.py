@@ -251,6 +251,7 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
         from ajudaplay.engine.run import Runner
 
         options = _options(args, extra, inventory)
+        options.recent_runs = _recent_runs(args)
         runner = Runner(playbook, inventory, registry, options, [])
         listing = bool(args.list_targets or args.list_tasks)
         plan = runner.preflight(templates=not listing)  # a listing previews the plan, templates unchecked
@@ -272,6 +273,14 @@ def cmd_run(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
         for close in closers:
             close()
     return summary.exit_code
+
+
+def _recent_runs(args: argparse.Namespace) -> Callable[[str, float], list[dict[str, Any]]]:
+    """What `changes` reads: the run's journal (the default one read-only with --no-journal; none: no runs)."""
+    from ajudaplay.journal import default_path
+    from ajudaplay.journal.recent import RecentRuns
+
+    return RecentRuns(args.journal or default_path())
 
 
 def _extra_vars(args: argparse.Namespace) -> dict[str, Any]:
