@@ -356,9 +356,9 @@ class EndpointsOutcome(Outcome):
     service: str
     ready: list[dict[str, Any]]  # {"address", "port", "protocol", "where"}: a pod (container) that takes traffic
     not_ready: list[dict[str, Any]]  # the same keys: present but not taking traffic (failing readiness, unhealthy)
-    ports: list[dict[str, Any]]  # {"name", "port", "target_port", "protocol", "published"}: what the service exposes
+    ports: list[dict[str, Any]]  # {"name", "port", "target_port", "protocol", "published": ["ip:port", ...]}: what it exposes
     internal_urls: list[str]  # URLs other services use (Kubernetes Service DNS name; Compose service name)
-    hosts: list[str]  # public host names (Kubernetes Ingress rules for the Service; Compose: from the inventory)
+    hosts: list[str]  # public host names: Kubernetes Ingress rules for the Service + the inventory's `hosts:` (Compose: only those)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -382,7 +382,7 @@ class FakeTarget(ServiceOps, ServiceData, Lockable, Target):
                  for i in range(1, svc.replicas + 1)]
         return to_result(EndpointsOutcome(
             service=service, ready=ready, not_ready=[],
-            ports=[{"name": "http", "port": 80, "target_port": 80, "protocol": "TCP", "published": None}],
+            ports=[{"name": "http", "port": 80, "target_port": 80, "protocol": "TCP", "published": []}],
             internal_urls=[f"http://{service}:80"], hosts=[]))
 
     def environment(self, ctx: StepContext, service: str) -> VerbResult[EnvironmentOutcome]:
