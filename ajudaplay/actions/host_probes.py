@@ -9,6 +9,7 @@ Both honour cancellation (Ctrl-C, step timeout) between attempts.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,7 @@ def _probe(ctx: ActionContext, a: dict[str, Any], kind: str) -> tuple[Any, str]:
 
 # http -----------------------------------------------------------------------------
 def run_http(ctx: ActionContext, args: Any) -> Result:
-    """One HTTP request from the controller; fails unless the status is expected (default 200)."""
+    """One HTTP request, from the controller or (`from: service`) from inside a service; fails unless the status is expected."""
     a = dict(args or {})
     url = str(a["url"])
     method = str(a.get("method", "GET")).upper()
@@ -129,26 +130,44 @@ def run_http(ctx: ActionContext, args: Any) -> Result:
     elif a.get("body") is not None:
         raw = a["body"]
         body = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+    origin = str(a.get("from") or "controller")
+    if origin not in ("controller", "service"):
+        raise TargetError(f"http.from: expected controller or service, got {origin!r}")
     if ctx.step.check and method not in ("GET", "HEAD", "OPTIONS"):
         return Result(skipped=True, msg=f"skipped in check mode ({method} may change something)")
     timeout = float(a.get("timeout", 30))
     retries = int(a.get("retries", 0))
     delay = float(a.get("delay", 1))
     verify = bool(a.get("validate_certs", True))
+    extra: dict[str, Any] = {}
+    if origin == "service":
+        inside = InService.of(ctx, a, method, body)
+        extra = {"from": "service", "service": inside.service}
+
+        def send() -> tuple[int, bytes, dict[str, str]]:
+            status, content, got, tool = inside.request(url, headers, timeout, verify)
+            extra["tool"] = tool
+            return status, content, got
+    else:
+        def send() -> tuple[int, bytes, dict[str, str]]:
+            return _request(url, method, body, headers, timeout, verify)
     started = time.monotonic()
     error = ""
     for attempt in range(retries + 1):
         try:
-            status, content, resp_headers = _request(url, method, body, headers, timeout, verify)
+            status, content, resp_headers = send()
         except TargetError as exc:
             error = str(exc)
-            if attempt < retries and not ctx.step.cancel.wait(delay):
+            if exc.retryable and attempt < retries and not ctx.step.cancel.wait(delay):
                 continue
-            return Result(failed=True, msg=error, data={"url": url, "status": -1, "elapsed": round(time.monotonic() - started, 3)})
+            return Result(failed=True, msg=error, data={"url": url, "status": -1, **extra,
+                                                        "elapsed": round(time.monotonic() - started, 3)})
         if status not in expected and attempt < retries and status >= 500:
             if not ctx.step.cancel.wait(delay):
                 continue
-        return _http_result(a, url, status, content, resp_headers, expected, time.monotonic() - started)
+        result = _http_result(a, url, status, content, resp_headers, expected, time.monotonic() - started)
+        result.data.update(extra)
+        return result
     return Result(failed=True, msg=error or "no attempt made")  # pragma: no cover - loop always returns
 
 
@@ -174,22 +193,113 @@ def _http_result(
 def _request(
     url: str, method: str, body: bytes | None, headers: dict[str, str], timeout: float, verify: bool
 ) -> tuple[int, bytes, dict[str, str]]:
-    """Send one request; HTTP error statuses are returned, network failures raise TargetError."""
-    import ssl
-    import urllib.error
-    import urllib.request
+    """Send one request from the controller (integrations.web); HTTP error statuses are returned, network failures raise TargetError."""
+    from ajudaplay.integrations.web import WebError, request
 
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return response.status, response.read(), {k.lower(): v for k, v in response.headers.items()}
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read() or b"", {k.lower(): v for k, v in (exc.headers or {}).items()}
-    except urllib.error.URLError as exc:
-        raise TargetError(f"{url}: {exc.reason}", retryable=True) from exc
-    except (OSError, ValueError) as exc:  # timeouts, resets, bad URLs
-        raise TargetError(f"{url}: {exc}", retryable=True) from exc
+        reply = request(url, method, body=body, headers=headers, timeout=timeout, verify=verify)
+    except WebError as exc:
+        raise TargetError(str(exc), retryable=True) from exc
+    return reply.status, reply.body, dict(reply.headers)
+
+
+# http from: service -------------------------------------------------------------------
+# Runs inside the service through exec: the URL and each header are argv words of this fixed
+# script (never a shell line made from them). wget first (busybox has it; its -T crashes on
+# busybox 1.35, so the step's timeout bounds the exec instead), else curl.
+_IN_SERVICE = r"""u=$1; shift
+if command -v wget >/dev/null 2>&1; then
+  echo "@@ajudaplay-tool wget" >&2
+  n=$#; while [ "$n" -gt 0 ]; do set -- "$@" --header "$1"; shift; n=$((n-1)); done
+  exec wget -S -q -O- "$@" "$u"
+elif command -v curl >/dev/null 2>&1; then
+  echo "@@ajudaplay-tool curl" >&2
+  n=$#; while [ "$n" -gt 0 ]; do set -- "$@" -H "$1"; shift; n=$((n-1)); done
+  exec curl -sS -D /dev/stderr -w '
+@@ajudaplay-status %{http_code}' "$@" "$u"
+else
+  echo "@@ajudaplay-none" >&2; exit 127
+fi"""
+_NO_TOOL_RC = 127
+_STATUS_LINE = re.compile(r"^\s*HTTP/[0-9.]+\s+([0-9]{3})")
+_HEADER_LINE = re.compile(r"^\s*([A-Za-z0-9-]+):\s*(.*?)\s*$")
+
+
+class InService:
+    """An http request made inside a service (ServiceOps.exec), with whatever client its image has."""
+
+    def __init__(self, ctx: ActionContext, service: str, container: str | None) -> None:
+        self.ctx, self.service, self.container = ctx, service, container
+
+    @classmethod
+    def of(cls, ctx: ActionContext, a: dict[str, Any], method: str, body: bytes | None) -> InService:
+        service = a.get("service")
+        if not isinstance(service, str) or not service.strip():
+            raise TargetError("http.service: required with `from: service` (the service the request runs in)")
+        if method != "GET" or body is not None:
+            raise TargetError(f"http.from: service sends GET requests only (wget in an image has no other method); "
+                              f"got {method}{' with a body' if body is not None else ''}")
+        container = a.get("container")
+        return cls(ctx, service.strip(), None if container in (None, "") else str(container))
+
+    def request(self, url: str, headers: dict[str, str], timeout: float,
+                verify: bool) -> tuple[int, bytes, dict[str, str], str]:
+        """(status, body, headers, tool); a missing client or no HTTP answer is a TargetError."""
+        import dataclasses
+
+        from ajudaplay.errors import InvalidInput
+        from ajudaplay.targets.base import service_ops
+
+        if not url.startswith(("http://", "https://")):
+            raise TargetError(f"http.url: expected an http:// or https:// URL, got {url!r}")
+        words = [f"{k}: {v}" for k, v in headers.items()]
+        if not verify:
+            raise TargetError("http.validate_certs: false is not supported with `from: service`")
+        # A GET changes nothing: it runs in check mode too, like http from the controller.
+        step = dataclasses.replace(self.ctx.step, check=False, timeout=timeout)
+        argv = ["sh", "-c", _IN_SERVICE, "ajudaplay-http", url, *words]
+        try:
+            result = service_ops(self.ctx.target, "http").exec(step, self.service, argv, container=self.container)
+        except InvalidInput as exc:
+            raise TargetError(str(exc)) from exc
+        return parse_in_service(result.data, self.service, url, timeout)
+
+
+def parse_in_service(data: dict[str, Any], service: str, url: str,
+                     timeout: float) -> tuple[int, bytes, dict[str, str], str]:
+    """The exec's output as (status, body, headers, tool); pure, so every client's output is tested without one."""
+    rc = data.get("rc")
+    stdout, stderr = str(data.get("stdout") or ""), str(data.get("stderr") or "")
+    lines = stderr.splitlines()
+    tool = next((line.split()[-1] for line in lines if line.startswith("@@ajudaplay-tool ")), "")
+    if "@@ajudaplay-none" in stderr or (rc == _NO_TOOL_RC and not tool):
+        raise TargetError(f"neither wget nor curl found in the image of {service} "
+                          "(http from: service runs the image's own client)")
+    if not tool:
+        detail = (stderr or stdout).strip()[-300:]
+        raise TargetError(f"http from {service}: could not run sh in the service (rc {rc}): {detail}")
+    body = stdout
+    status = -1
+    if tool == "curl":
+        head, sep, code = stdout.rpartition("\n@@ajudaplay-status ")
+        if sep:
+            body = head
+            status = int(code.strip() or 0) if code.strip().isdigit() else -1
+    headers: dict[str, str] = {}
+    for line in lines:  # wget -S and curl -D both write the response head (each redirect's) to stderr
+        match = _STATUS_LINE.match(line)
+        if match:
+            headers = {}
+            if tool == "wget":
+                status = int(match.group(1))
+            continue
+        header = _HEADER_LINE.match(line)
+        if header and not line.startswith(("wget:", "curl:", "@@")):
+            headers[header.group(1).lower()] = header.group(2)
+    if status <= 0:
+        said = [line for line in lines if not line.startswith("@@") and line.strip()]
+        detail = said[-1].strip() if said else f"exit status {rc}"
+        if rc == 124 or "timed out" in detail.lower():
+            raise TargetError(f"{url} from {service}: timed out after {timeout:g} s ({tool})", retryable=True)
+        raise TargetError(f"{url} from {service}: no HTTP answer ({tool}): {detail}", retryable=True)
+    return status, body.encode(), headers, tool
