@@ -371,6 +371,9 @@ class EnvironmentOutcome(Outcome):
     expected: list[str]  # the inventory's `services.<svc>.env` list
     missing: list[str]  # expected but not set, or set from a Secret/ConfigMap key that does not exist
     refs: list[dict[str, Any]]  # {"name", "kind" (Secret|ConfigMap|env_file), "source", "key", "present"}
+    # the container's limits, to read a last termination (OOMKilled) against: {"memory_bytes", "cpu_millicores"}
+    # (None where there is none); from the pod template (Kubernetes), the newest container's HostConfig (Compose)
+    limits: dict[str, Any] = field(default_factory=lambda: {"memory_bytes": None, "cpu_millicores": None})
 
 
 def to_result(outcome: O) -> VerbResult[O]:

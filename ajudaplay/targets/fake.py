@@ -395,7 +395,8 @@ class FakeTarget(ServiceOps, ServiceData, Lockable, Target):
         names = sorted(svc.secrets)
         refs = [{"name": n, "kind": "Secret", "source": f"{service}-env", "key": n, "present": True} for n in names]
         return to_result(EnvironmentOutcome(service=service, names=names, expected=expected,
-                                            missing=[n for n in expected if n not in svc.secrets], refs=refs))
+                                            missing=[n for n in expected if n not in svc.secrets], refs=refs,
+                                            limits={"memory_bytes": None, "cpu_millicores": None}))
 
     # service data ------------------------------------------------------------------
     def _workspace(self, ctx: StepContext, where: str) -> LocalWorkspace:

@@ -68,9 +68,12 @@ def environment(sess: Session, ctx: StepContext, svc: ServiceMap) -> Environment
             refs.append({"name": None, "kind": "env_file", "source": path, "key": None, "present": False})
         for key in sorted(set(keys.get(i, []))):
             refs.append({"name": key, "kind": "env_file", "source": path, "key": key, "present": True})
+    latest = next((c for c in containers if newest and c.name == newest[1]), None)
+    limits = {"memory_bytes": latest.memory_limit if latest else None,
+              "cpu_millicores": latest.cpu_limit_millicores if latest else None}
     warnings = [] if newest else [f"service {svc.compose!r} has no container: its environment is not known yet"]
     where = f"container {newest[1]!r}" if newest else "no container"
     return EnvironmentOutcome(
-        service=svc.name, names=names, expected=[], missing=[], refs=refs, warnings=warnings,
+        service=svc.name, names=names, expected=[], missing=[], refs=refs, limits=limits, warnings=warnings,
         msg=f"{len(names)} variable(s) in {where}", extra={"container": newest[1] if newest else None},
     )

@@ -21,6 +21,7 @@ from ajudaplay.targets.kubernetes.api import JSON, Kube
 from ajudaplay.targets.kubernetes.apierrors import KubeApiError
 from ajudaplay.targets.kubernetes.objects import pick_container, read_deployment
 from ajudaplay.targets.kubernetes.services import ServiceRef
+from ajudaplay.targets.kubernetes.usage import quantity
 
 _KINDS = {"secretKeyRef": "Secret", "configMapKeyRef": "ConfigMap", "secretRef": "Secret", "configMapRef": "ConfigMap"}
 
@@ -65,11 +66,18 @@ def environment(kube: Kube, ctx: StepContext, ref: ServiceRef) -> EnvironmentOut
                 blocked.add(var)
     unread = [f"{kind} {obj!r}: {why}" for (kind, obj), why in sorted(objects.denied.items())]
     return EnvironmentOutcome(
-        service=ref.service, names=sorted(names), expected=[], missing=sorted(blocked), refs=refs,
+        service=ref.service, names=sorted(names), expected=[], missing=sorted(blocked), refs=refs, limits=_limits(container),
         warnings=[f"could not read {what}; its refs count as missing" for what in unread],
         msg=f"{len(names)} variable(s) in container {name!r}" + (f", {len(blocked)} from missing refs" if blocked else ""),
         extra={"container": name, "deployment": ref.deployment},
     )
+
+
+def _limits(container: JSON) -> dict[str, Any]:
+    """The container's memory (bytes) and CPU (millicores) limits, None where the spec sets none."""
+    given = ((container.get("resources") or {}).get("limits")) or {}
+    return {"memory_bytes": int(quantity(given["memory"])) if given.get("memory") else None,
+            "cpu_millicores": float(quantity(given["cpu"]) * 1000) if given.get("cpu") else None}
 
 
 class _Objects:
