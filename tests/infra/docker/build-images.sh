@@ -9,9 +9,9 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}   # from Debian's busybox-static (must be stati
 HASH=$(sha256sum "$0" | cut -c1-12)
 FORCE=${1:-}
 
-up_to_date() { # up_to_date TAG: the image exists and was built by this version of the script
+up_to_date() { # up_to_date TAG [HASH]: the image exists and was built by this version of the script (and files)
   [ "$FORCE" != --force ] &&
-    [ "$(docker image inspect -f '{{index .Config.Labels "ajudaplay.build"}}' "$1" 2>/dev/null)" = "$HASH" ]
+    [ "$(docker image inspect -f '{{index .Config.Labels "ajudaplay.build"}}' "$1" 2>/dev/null)" = "${2:-$HASH}" ]
 }
 
 busybox_root() { # busybox_root DIR: every applet as a symlink, root and nobody users
@@ -172,6 +172,35 @@ SH
   echo "built $tag"
 }
 
+# A service whose Prometheus counters the test controls (issue 10, the metrics tests): the busybox root plus
+# tests/infra/docker/metricsapi/ (its files are hashed with this script). PID 1 (`start`) serves httpd on 8080
+# (/health, /metrics in the Prometheus text format, /cgi-bin/ctl) and a traffic loop counting 10 requests per
+# second; `metricsctl fail N` (or GET /cgi-bin/ctl?fail=N) adds N status-500 requests per second, each an ERROR
+# line in the log; `metricsctl slow MS` sets every request's duration (the histogram); `metricsctl ok` resets.
+build_metricsapi() { # build_metricsapi TAG VERSION
+  local tag=$1 version=$2 src hash
+  src="$(cd "$(dirname "$0")" && pwd)/metricsapi"
+  hash=$( (sha256sum "$0"; cd "$src" && find . -type f | sort | xargs sha256sum) | sha256sum | cut -c1-12)
+  if up_to_date "$tag" "$hash"; then echo "image $tag up to date"; return; fi
+  local root; root=$(mktemp -d)
+  busybox_root "$root"
+  mkdir -p "$root/www/cgi-bin" "$root/run"
+  echo "$version" > "$root/www/version"
+  echo "ok metricsapi $version" > "$root/www/health"
+  echo "metricsapi $version" > "$root/www/index.html"
+  install -m 755 "$src/start" "$root/bin/start"
+  install -m 755 "$src/metricsctl" "$root/bin/metricsctl"
+  install -m 755 "$src/cgi-bin/ctl" "$root/www/cgi-bin/ctl"
+  tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
+    docker import \
+      --change 'CMD ["/bin/start"]' \
+      --change 'EXPOSE 8080' \
+      --change "LABEL ajudaplay.build=$hash ajudaplay.version=$version" \
+      - "$tag" >/dev/null
+  rm -rf "$root"
+  echo "built $tag"
+}
+
 build ajudaplay-test/api:v1        v1 yes api
 build ajudaplay-test/api:v2        v2 yes api
 build ajudaplay-test/api:v3        v3 yes api
@@ -179,3 +208,4 @@ build ajudaplay-test/api:unhealthy unhealthy no api
 build ajudaplay-test/nginx:v1      v1 yes nginx
 build_pause ajudaplay-test/pause:v1
 build_dbapi ajudaplay-test/dbapi:v1 v1
+build_metricsapi ajudaplay-test/metricsapi:v1 v1
