@@ -10,7 +10,7 @@ checks that table against these fields). `to_result` is the one place that
 turns an outcome into the engine's Result (flags, message, changes, revisions,
 registered data); the engine's events are made from that Result.
 
-A core module: it imports nothing from ajudaplay, so every layer can use it.
+A core module: it imports only other core modules (results, logpatterns), so every layer can use it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Mapping, Self, TypeVar
 
+from ajudaplay import logpatterns
 from ajudaplay.results import Change as Change  # re-exported: outcomes are made of them
 from ajudaplay.results import Result as Result
 from ajudaplay.results import RevisionChange as RevisionChange
@@ -233,11 +234,20 @@ class CertificateOutcome(Outcome):
 
 @dataclass(frozen=True, kw_only=True)
 class LogLines(Outcome):
+    """Log lines of every pod/container, and (computed from them, so every mode has them) the counts
+    per source and per message pattern that triage reads (ajudaplay/logpatterns.py)."""
+
     VERB: ClassVar[str] = "logs"
     service: str
     lines: list[str]  # each prefixed with its pod's (Compose: container's) name
     count: int
     previous: bool = False  # the last terminated container's lines (kubectl logs --previous)
+    sources: dict[str, int] = field(init=False)  # {pod/container: lines}, most first
+    patterns: list[dict[str, Any]] = field(init=False)  # top 10 [{pattern, count, example}]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", logpatterns.sources(self.lines))
+        object.__setattr__(self, "patterns", logpatterns.patterns(self.lines))
 
 
 @dataclass(frozen=True, kw_only=True)
