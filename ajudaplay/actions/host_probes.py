@@ -215,8 +215,7 @@ if command -v wget >/dev/null 2>&1; then
 elif command -v curl >/dev/null 2>&1; then
   echo "@@ajudaplay-tool curl" >&2
   n=$#; while [ "$n" -gt 0 ]; do set -- "$@" -H "$1"; shift; n=$((n-1)); done
-  exec curl -sS -D /dev/stderr -w '
-@@ajudaplay-status %{http_code}' "$@" "$u"
+  exec curl -sS -D /dev/stderr -w '\n@@ajudaplay-status %{http_code}' "$@" "$u"
 else
   echo "@@ajudaplay-none" >&2; exit 127
 fi"""
