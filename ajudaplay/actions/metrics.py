@@ -96,11 +96,13 @@ def run_prometheus(ctx: ActionContext, args: Any) -> Result:
     if timeout is not None and timeout <= 0:
         raise TargetError(f"prometheus.timeout: expected a number of seconds > 0, got {args.get('timeout')!r}")
     where = shown_url(url)
-    data: dict[str, Any] = {"query": promql, "url": where, "value": None, "results": [], "breached": False}
+    data: dict[str, Any] = {"query": promql, "url": where, "value": None, "results": [], "breached": False,
+                            "error": None}
     try:
         answer = prometheus.query(url, promql, timeout=timeout or DEFAULT_TIMEOUT)
     except (prometheus.PrometheusError, WebError) as exc:
-        return Result(failed=True, msg=f"prometheus at {where}: {exc}", data=data)
+        data["error"] = str(exc)  # a later step tells "could not ask" from "no data" by it
+        return Result(failed=True, msg=str(exc), data=data)  # the text names the URL (no query string, no secret)
     return _verdict(answer, low, high, data)
 
 

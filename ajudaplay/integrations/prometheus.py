@@ -138,7 +138,7 @@ def query(url: str, promql: str, *, timeout: float = 10.0, secrets: Iterable[str
         raise PrometheusError(f"{where} answered HTTP {reply.status} without a Prometheus API reply{hint}")
     if body.get("status") != "success":
         kind = body.get("errorType") or f"HTTP {reply.status}"
-        raise PrometheusError(f"Prometheus refused the query ({kind}): {body.get('error') or 'no error text'}")
+        raise PrometheusError(f"{where}: Prometheus refused the query ({kind}): {body.get('error') or 'no error text'}")
     data = body.get("data") or {}
     result_type = str(data.get("resultType") or "vector")
     warnings = [str(w) for w in body.get("warnings") or []]
