@@ -20,6 +20,8 @@ from ajudaplay.engine.variables import is_template_value, step_vars
 from ajudaplay.errors import AjudaplayError, Interrupted
 from ajudaplay.targets.base import Result
 
+MAX_FAILED_MSG = 2000  # characters of the failure a rescue sees (a traceback-long message stays readable)
+
 if TYPE_CHECKING:
     from ajudaplay.engine.state import RunContext, TargetState
     from ajudaplay.playbook.model import Play, Task
@@ -104,6 +106,16 @@ def run_task_on(rc: RunContext, play: Play, node: Node, targets: Sequence[Target
         for ts in targets:
             ts.stopped = True
         raise Interrupted("interrupted while steps were running")
+    _remember_failures(rc, task.name, targets)
+
+
+def _remember_failures(rc: RunContext, step: str, targets: Sequence[TargetState]) -> None:
+    """The targets this step failed on keep its name and message: a rescue reads them as failed_step and
+    failed_msg (Ansible's ansible_failed_task), so its notification can say what failed."""
+    for ts in targets:
+        if ts.failed or ts.unreachable:
+            ts.failed_step = step
+            ts.failed_msg = rc.bus.redactor.text(ts.error)[:MAX_FAILED_MSG]
 
 
 def _display_name(rc: RunContext, play: Play, task: Task, targets: Sequence[TargetState], scope: Scope) -> str:

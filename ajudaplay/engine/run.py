@@ -128,13 +128,14 @@ class Runner:
         """Run every play of the Plan; always emits RunFinished and releases every lock."""
         plan = self.plan if self.plan is not None and self.plan.checked else self.preflight()
         rc = self.rc
+        rc.started_at = time.time()
         rc.bus.emit(
             RunStarted(
                 run_id=rc.run_id,
                 playbook=str(rc.playbook.path),
                 inventory=rc.inventory.name or str(rc.inventory.path),
                 user=rc.holder.user,
-                started_at=time.time(),
+                started_at=rc.started_at,
                 check=self.options.check,
                 extra=_extra(self.options),
             )

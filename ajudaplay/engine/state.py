@@ -7,6 +7,7 @@ engine keeps no module-level state, so runs (and tests) never share anything.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -72,6 +73,10 @@ class TargetState:
     lock_ok_at: float = 0.0  # monotonic time of the last successful acquire/renew
     lock_mutex: threading.Lock = field(default_factory=threading.Lock)  # renew and release, one at a time
     error: str = ""
+    # the last step that failed here and its message (redacted): what a `rescue` reads as
+    # failed_step / failed_msg (engine/blocks.py records them, engine/variables.py shows them)
+    failed_step: str = ""
+    failed_msg: str = ""
     notified: set[str] = field(default_factory=set)
     counters: Counters = field(default_factory=Counters)
     prepare_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,6 +106,7 @@ class RunContext:
     inflight: InFlight = field(default_factory=InFlight)  # actions still running, per target
     ticker: ProgressTicker = field(default_factory=ProgressTicker)  # reminds listeners of long waits
     step_gate: StepGate | None = None  # --step: asks before each task
+    started_at: float = field(default_factory=time.time)  # epoch; the run sets it as it starts (run_started)
     _cancels: dict[threading.Event, str] = field(default_factory=dict)  # event -> its target's name
     _cancelled_targets: set[str] = field(default_factory=set)
     _cancels_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -108,6 +114,12 @@ class RunContext:
     @property
     def base_dir(self) -> Path:
         return self.playbook.path.parent
+
+    @property
+    def started_iso(self) -> str:
+        """The run's start as ISO 8601 UTC (the variable run_started: notify computes the duration from it)."""
+        from datetime import datetime, timezone
+        return datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(timespec="seconds")
 
     def confirm(self, question: str) -> str:
         """Ask the operator (ajudaplay/confirm.py); who said yes, else NotConfirmed."""

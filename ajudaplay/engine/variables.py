@@ -37,6 +37,9 @@ MAGIC_VARS = (
     "run_id",
     "check_mode",
     "ajudaplay_user",
+    "run_started",  # ISO time the run started (a notification's duration)
+    "failed_step",  # the last step that failed on this target ('' before any): what a rescue announces
+    "failed_msg",  # its message, secrets masked
 )
 # Jinja2 globals and names always available inside a template.
 JINJA_GLOBALS = ("range", "lipsum", "dict", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None")
@@ -147,6 +150,9 @@ def step_vars(
         run_id=rc.run_id,
         check_mode=check,
         ajudaplay_user=rc.holder.user,
+        run_started=rc.started_iso,
+        failed_step=as_data(ts.failed_step),
+        failed_msg=as_data(ts.failed_msg),
     )
     on_top = {**ts.facts, **rc.options.extra_vars}
     context.update(on_top)  # lower layers may reference registered values while rendering

@@ -53,7 +53,8 @@ class _Server:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="test-http")
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name="test-http")
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         raise NotImplementedError
@@ -91,6 +92,9 @@ class BotAPI(_Server):
         self._released.set()
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if self.hang:
+            self._released.wait(30)
+            return 0, b""
         match = re.fullmatch(r"/bot([^/]+)/(\w+)", path.split("?")[0])
         if not match:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -100,9 +104,6 @@ class BotAPI(_Server):
         except ValueError:
             params = {}
         self.calls.append((name, params))
-        if self.hang:
-            self._released.wait(30)
-            return 0, b""
         if self.unauthorized or token != self.token:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if name == "getMe":
