@@ -145,8 +145,11 @@ def run_http(ctx: ActionContext, args: Any) -> Result:
         extra = {"from": "service", "service": inside.service}
 
         def send() -> tuple[int, bytes, dict[str, str]]:
-            status, content, got, tool = inside.request(url, headers, timeout, verify)
-            extra["tool"] = tool
+            try:
+                status, content, got, _ = inside.request(url, headers, timeout, verify)
+            finally:
+                if inside.tool:
+                    extra["tool"] = inside.tool  # also when there was no HTTP answer
             return status, content, got
     else:
         def send() -> tuple[int, bytes, dict[str, str]]:
@@ -229,6 +232,7 @@ class InService:
 
     def __init__(self, ctx: ActionContext, service: str, container: str | None) -> None:
         self.ctx, self.service, self.container = ctx, service, container
+        self.tool = ""  # the client the last request found in the image
 
     @classmethod
     def of(cls, ctx: ActionContext, a: dict[str, Any], method: str, body: bytes | None) -> InService:
@@ -261,7 +265,13 @@ class InService:
             result = service_ops(self.ctx.target, "http").exec(step, self.service, argv, container=self.container)
         except InvalidInput as exc:
             raise TargetError(str(exc)) from exc
+        self.tool = tool_of(str(result.data.get("stderr") or ""))
         return parse_in_service(result.data, self.service, url, timeout)
+
+
+def tool_of(stderr: str) -> str:
+    """The client the in-service script chose (its first line on stderr), or "" when it chose none."""
+    return next((line.split()[-1] for line in stderr.splitlines() if line.startswith("@@ajudaplay-tool ")), "")
 
 
 def parse_in_service(data: dict[str, Any], service: str, url: str,
@@ -270,7 +280,7 @@ def parse_in_service(data: dict[str, Any], service: str, url: str,
     rc = data.get("rc")
     stdout, stderr = str(data.get("stdout") or ""), str(data.get("stderr") or "")
     lines = stderr.splitlines()
-    tool = next((line.split()[-1] for line in lines if line.startswith("@@ajudaplay-tool ")), "")
+    tool = tool_of(stderr)
     if "@@ajudaplay-none" in stderr or (rc == _NO_TOOL_RC and not tool):
         raise TargetError(f"neither wget nor curl found in the image of {service} "
                           "(http from: service runs the image's own client)")

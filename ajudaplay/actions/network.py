@@ -101,7 +101,7 @@ def _types(value: Any) -> list[str]:
 
     if value in (None, "", []):
         return list(DEFAULT_TYPES)
-    items = [value] if isinstance(value, str) else value
+    items = value.replace(",", " ").split() if isinstance(value, str) else value  # -e types=A,CNAME too
     types = [str(t).strip().upper() for t in items] if isinstance(items, list) else []
     bad = [t for t in types if t not in TYPES]
     if not types or bad:
