@@ -1,8 +1,8 @@
 """The Prometheus client and the `prometheus` action against a real Prometheus (Debian's package).
 
 The Prometheus of tests/metrics/conftest.py scrapes the metricsapi Compose service every second; the
-service fails half its requests and takes 800 ms per request, so the runbook's 5xx ratio is 0.5 and
-the p95 0.975 s. The action is called in-process (it runs on the controller and touches no target).
+service fails half its requests and takes 2 s per request, so the runbook's 5xx ratio is 0.5 and
+the p95 2.425 s. The action is called in-process (it runs on the controller and touches no target).
 Only the basic-auth case uses a stand-in, a local HTTP server answering 401: the test Prometheus has
 no authentication configured, and the case is about what the error message holds.
 """
