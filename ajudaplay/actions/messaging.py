@@ -180,6 +180,7 @@ def run_announce(ctx: ActionContext, args: Any) -> Result:
         try:
             sent = send(channel, text, url=url or _channel_url(conf, channel), token=token, chat_id=chat,
                         api_url=tconf.get("api_url"), timeout=timeout,
+                        blocks=a.get("blocks") if isinstance(a.get("blocks"), list) else None,
                         payload={"template": template, "facts": facts})
         except NotifyError as exc:
             warnings.append(f"notification not sent: {exc}")

@@ -21,6 +21,7 @@ from ajudaplay.integrations.web import WebError, mask, request, shown_url
 __all__ = ["CHANNELS", "FACT_NAMES", "TEMPLATES", "NotifyError", "Sent", "compose", "human_duration", "send", "url_secrets"]
 
 CHANNELS = ("slack", "telegram", "webhook")
+TELEGRAM_MAX = 4096  # sendMessage refuses longer texts ("message is too long"): a long failure message is cut
 TEMPLATES = ("investigating", "resolved", "failed")
 # every fact a template may use (docs/actions-messaging.md lists them); missing ones read as "?"
 FACT_NAMES = (
@@ -101,9 +102,11 @@ def send(
     chat_id: str | int | None = None,
     api_url: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    blocks: list[Any] | None = None,
     timeout: float = 10.0,
 ) -> Sent:
-    """Deliver `text` on `channel`; NotifyError (masked) when it does not get through."""
+    """Deliver `text` on `channel` (Slack: with Block Kit `blocks` when given); NotifyError (masked) when it
+    does not get through."""
     if channel == "telegram":
         return _telegram(text, token, chat_id, api_url, timeout)
     if channel not in ("slack", "webhook"):
@@ -111,6 +114,8 @@ def send(
     if not url:
         raise NotifyError(f"announce: no {channel} URL (give `url`, or set the variable notify.{channel})")
     body: dict[str, Any] = {"text": text} if channel == "slack" else {"text": text, **(payload or {})}
+    if channel == "slack" and blocks:
+        body["blocks"] = list(blocks)  # Block Kit layout; `text` stays the notification's fallback
     secrets = url_secrets(url)
     where = f"{channel} {_origin(url)}"
     try:
@@ -156,7 +161,7 @@ def _telegram(text: str, token: str | None, chat_id: str | int | None, api_url: 
     started = time.monotonic()
     try:
         bot = Bot(token, api_url or DEFAULT_API_URL, timeout)
-        answer = bot.send_message(chat_id, text)
+        answer = bot.send_message(chat_id, text if len(text) <= TELEGRAM_MAX else text[:TELEGRAM_MAX - 1] + "…")
     except TargetError as exc:
         raise NotifyError(mask(str(exc), [token])) from None
     message_id = answer.get("message_id")

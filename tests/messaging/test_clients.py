@@ -100,7 +100,12 @@ def test_slack_and_webhook_get_their_shapes(receiver: Receiver) -> None:
     sent = notify.send("slack", "hi", url=receiver.url + "/services/T0/B0/XXXX", timeout=5)
     assert (sent.channel, sent.status) == ("slack", 200)
     notify.send("webhook", "hi", url=receiver.url + "/incidents", payload={"template": "failed", "facts": {"a": 1}})
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+    notify.send("slack", "hi", url=receiver.url + "/s", blocks=blocks)
     assert receiver.posts == [("/services/T0/B0/XXXX", {"text": "hi"}),
+                              ("/incidents", {"text": "hi", "template": "failed", "facts": {"a": 1}}),
+                              ("/s", {"text": "hi", "blocks": blocks})]
+    assert receiver.posts[:2] == [("/services/T0/B0/XXXX", {"text": "hi"}),
                               ("/incidents", {"text": "hi", "template": "failed", "facts": {"a": 1}})]
 
 
@@ -122,6 +127,8 @@ def test_a_failed_delivery_names_the_host_never_the_webhook_path(how: str) -> No
 def test_telegram_channel_needs_a_token_and_a_chat(bot: BotAPI) -> None:
     sent = notify.send("telegram", "hi", token=TOKEN, chat_id="-100", api_url=bot.url)
     assert sent.message_id == 1 and bot.messages[0]["text"] == "hi"
+    notify.send("telegram", "x" * 5000, token=TOKEN, chat_id="-100", api_url=bot.url)  # over sendMessage's limit
+    assert len(bot.messages[1]["text"]) == 4096 and bot.messages[1]["text"].endswith("x…")
     with pytest.raises(notify.NotifyError, match="no chat_id"):
         notify.send("telegram", "hi", token=TOKEN, api_url=bot.url)
     bot.unauthorized = True
