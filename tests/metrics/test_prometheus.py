@@ -141,11 +141,12 @@ def test_bad_promql_and_unreachable_fail_with_a_message_and_error(prometheus: Pr
 
 
 def test_bad_arguments_are_clear() -> None:
-    cases = [({"query": "up"}, "not given, and the variable metrics.prometheus is not defined"),
-             ({"query": " ", "url": "http://x"}, "prometheus.query: required"),
-             ({"query": "up", "url": "http://x", "max": "lots"}, "prometheus.max: expected a number, got 'lots'"),
-             ({"query": "up", "url": "http://x", "min": 2, "max": 1}, "min (2) is greater than max (1)"),
-             ({"query": "up", "url": "http://x", "timeout": 0}, "prometheus.timeout: expected a number of seconds > 0")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"query": "up"}, "not given, and the variable metrics.prometheus is not defined"),
+        ({"query": " ", "url": "http://x"}, "prometheus.query: required"),
+        ({"query": "up", "url": "http://x", "max": "lots"}, "prometheus.max: expected a number, got 'lots'"),
+        ({"query": "up", "url": "http://x", "min": 2, "max": 1}, "min (2) is greater than max (1)"),
+        ({"query": "up", "url": "http://x", "timeout": 0}, "prometheus.timeout: expected a number of seconds > 0")]
     for args, message in cases:
         with pytest.raises(TargetError, match=message.replace("(", r"\(").replace(")", r"\)")):
             act(args)

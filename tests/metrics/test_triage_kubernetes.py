@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.infra.k8s.controlplane import ControlPlane
 from tests.infra.prometheus.server import PrometheusServer, kubernetes_pod_job
-from tests.kubernetes.conftest import NodeCluster, real_deployment_manifest
+from tests.kubernetes.conftest import NodeCluster, node_cluster, real_deployment_manifest  # noqa: F401 - fixture
 from tests.metrics.conftest import FAIL_PER_TICK, IMAGE, P95, P95_QUERY, RATIO_QUERY, SLOW_MS
 from tests.metrics.triage import run_triage
 
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AJUDAPLAY = str(ROOT / ".venv" / "bin" / "ajudaplay")
 
 
-def test_triage_errors_and_latency_on_real_pods(node_cluster: NodeCluster, control_plane: object,
+def test_triage_errors_and_latency_on_real_pods(node_cluster: NodeCluster, control_plane: ControlPlane,  # noqa: F811
                                                 tmp_path: Path) -> None:
     cluster = node_cluster
     manifest = real_deployment_manifest("api", IMAGE, replicas=1)
@@ -40,8 +41,7 @@ def test_triage_errors_and_latency_on_real_pods(node_cluster: NodeCluster, contr
     cluster.kubectl("exec", pod, "-c", "api", "--", "metricsctl", "slow", str(SLOW_MS))
     cp = control_plane
     with PrometheusServer(tmp_path / "prometheus") as prometheus:
-        prometheus.scrape(kubernetes_pod_job("k8s", cp.server, cp.ca_file, cp.token,  # type: ignore[attr-defined]
-                                             cluster.namespace, pod))
+        prometheus.scrape(kubernetes_pod_job("k8s", cp.server, cp.ca_file, cp.token, cluster.namespace, pod))
         prometheus.wait_for(RATIO_QUERY, lambda v: v is not None and v > 0.05, timeout=60)
         prometheus.wait_for(P95_QUERY, lambda v: v is not None and v > 1.0, timeout=30)
         inventory = tmp_path / "inv.yml"
