@@ -24,7 +24,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 
 # what an error code usually means, for the operator reading the message at 3 a.m.
 _HINTS = {
-    401: "the bot token is wrong or was revoked (BotFather: /token)",
+    401: "the bot token is wrong or was revoked; BotFather's /token shows the current one",
     404: "no such bot or method: the token is malformed or api_url is not a Bot API server",
     409: "a webhook is set while getUpdates is used (or the reverse)",
     429: "too many requests: wait and retry",
