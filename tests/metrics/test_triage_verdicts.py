@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,10 @@ class Listener:
 
 
 def triage(tmp_path: Path, playbook: str, prometheus_url: str | None, busy: bool = False,
-           **extra: Any) -> dict[str, Any]:
+           database: Path | None = None, **extra: Any) -> dict[str, Any]:
     """Run a shipped triage playbook on one fake target; {task: registered data} plus the verdict."""
-    doc: dict[str, Any] = {"targets": {"t": {"fake": {}, "services": {"api": {}}}}}
+    api: dict[str, Any] = {"database": {"path": str(database)}} if database else {}
+    doc: dict[str, Any] = {"targets": {"t": {"fake": {}, "services": {"api": api}}}}
     if prometheus_url:
         doc["vars"] = {"metrics": {"prometheus": prometheus_url}}
     (tmp_path / "inv.yml").write_text(json.dumps(doc))
@@ -128,3 +130,21 @@ def test_latency_saturated_comes_before_replicas_not_ready(tmp_path: Path, prome
     unready = triage(tmp_path, "triage-latency.yml", prometheus.url, busy=True, max_cpu_percent=99)["verdict"]
     assert unready.startswith("slow with 1 replica(s) not ready (the others carry the load): p95 2.4"), unready
     assert unready.endswith("next: triage-wont-start.yml for those"), unready
+
+
+def test_latency_with_a_database_ok_and_damaged(tmp_path: Path) -> None:
+    """The fake's database is a file on the controller (its workspace), checked with the controller's sqlite3."""
+    good = tmp_path / "data" / "app.db"
+    good.parent.mkdir()
+    with sqlite3.connect(good) as con:
+        con.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, at TEXT)")
+    con.close()
+    fine = triage(tmp_path, "triage-latency.yml", None, database=good)
+    assert fine["Quick database check (a service without a database says so)"]["ok"] is True
+    assert "; database ok; next: name metrics.prometheus" in fine["verdict"], fine["verdict"]
+    bad = tmp_path / "data" / "bad.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    damaged = triage(tmp_path, "triage-latency.yml", None, database=bad)["verdict"]
+    assert damaged.startswith("the database is damaged: no Prometheus named; "), damaged
+    assert "; database quick_check failed: " in damaged and damaged.endswith(
+        "next: db-check.yml for the full integrity_check, then db-recover.yml"), damaged
