@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ajudaplay.actions.base import default_registry
 from ajudaplay.engine.events import Event, TaskResult
 from ajudaplay.engine.options import RunOptions
@@ -97,6 +99,7 @@ def test_errors_without_prometheus_by_the_number_of_lines(tmp_path: Path) -> Non
                            'top pattern 60x "line <n>" (max 50); next: did a deploy start it?'), many
 
 
+@pytest.mark.docker  # the package's Prometheus scrapes the Compose service
 def test_errors_with_prometheus_normal_unreadable_and_without_samples(
         tmp_path: Path, prometheus: PrometheusServer, ready: MetricsProject) -> None:
     normal = triage(tmp_path, "triage-errors.yml", prometheus.url, max_error_ratio=0.9)["verdict"]
@@ -109,6 +112,7 @@ def test_errors_with_prometheus_normal_unreadable_and_without_samples(
     assert none.startswith("no 5xx ratio: Prometheus has no http_requests_total samples for the last 5m; "), none
 
 
+@pytest.mark.docker  # the package's Prometheus scrapes the Compose service
 def test_latency_normal_and_without_prometheus(tmp_path: Path, prometheus: PrometheusServer,
                                               ready: MetricsProject) -> None:
     normal = triage(tmp_path, "triage-latency.yml", prometheus.url, max_p95_seconds=5)
@@ -120,6 +124,7 @@ def test_latency_normal_and_without_prometheus(tmp_path: Path, prometheus: Prome
                      "limits; database none; next: name metrics.prometheus in the inventory for the p95")
 
 
+@pytest.mark.docker  # the package's Prometheus scrapes the Compose service
 def test_latency_saturated_comes_before_replicas_not_ready(tmp_path: Path, prometheus: PrometheusServer,
                                                            ready: MetricsProject) -> None:
     hot = triage(tmp_path, "triage-latency.yml", prometheus.url, busy=True)
