@@ -135,9 +135,12 @@ def run_changes(ctx: ActionContext, args: Any) -> Result:
     since = now - window
     warnings: list[str] = []
     runs = []
+    environment = ctx.vars.get("inventory_name")
     for run in ctx.recent_runs(ctx.target.name, since):
         if run.get("run_id") == ctx.step.run_id or run.get("check"):
             continue  # this very run, and check-mode runs, changed nothing
+        if environment and run.get("inventory") not in (None, environment):
+            continue  # a target of the same name in another environment (one team journal)
         moves = [m for m in run.get("revisions") or [] if m.get("service") == service]
         if not moves and not run.get("changed"):
             continue  # read-only runs (triage) touched the target but changed nothing

@@ -1,8 +1,9 @@
 """The journal's recent runs of one target: what `changes` asks ("was there a deploy in the last hour, by whom").
 
 A reader over the journal's tables (journal/schema.py): the runs with a result on the
-target or a revision move of it since a time, newest first, each with its changed
-count and its revision moves. Each call opens its own read-only connection (WAL: the
+target or a revision move of it since a time, newest first, each with its inventory (a
+team journal holds several environments whose targets may share a name: the caller
+keeps its own), its changed count and its revision moves. Each call opens its own read-only connection (WAL: the
 run's own writer is never blocked), so the same reader serves a run that journals and a
 `--no-journal` run reading the default journal; a missing file answers nothing.
 """
@@ -18,7 +19,7 @@ from ajudaplay.journal.connection import DEFAULT_TIMEOUT
 __all__ = ["RecentRuns"]
 
 _RUNS = (
-    "SELECT id, playbook, user, host, started_at, finished_at, outcome, check_mode FROM runs "
+    "SELECT id, playbook, inventory, user, host, started_at, finished_at, outcome, check_mode FROM runs "
     "WHERE started_at >= ? AND id IN ("
     "  SELECT run_id FROM results WHERE target = ? UNION SELECT run_id FROM revisions WHERE target = ?"
     ") ORDER BY started_at DESC, rowid DESC LIMIT ?"
@@ -48,7 +49,7 @@ class RecentRuns:
     def _read(self, conn: sqlite3.Connection, target: str, since: float) -> list[dict[str, Any]]:
         runs = conn.execute(_RUNS, (since, target, target, self.limit)).fetchall()
         out: list[dict[str, Any]] = []
-        for run_id, playbook, user, host, started, ended, outcome, check in runs:
+        for run_id, playbook, inventory, user, host, started, ended, outcome, check in runs:
             changed = conn.execute(
                 "SELECT COUNT(*) FROM results WHERE run_id = ? AND target = ? AND changed = 1", (run_id, target),
             ).fetchone()[0]
@@ -60,7 +61,7 @@ class RecentRuns:
                 )
             ]
             out.append({
-                "run_id": run_id, "playbook": playbook, "user": user, "host": host, "started": started,
+                "run_id": run_id, "playbook": playbook, "inventory": inventory, "user": user, "host": host, "started": started,
                 "ended": ended, "status": outcome, "check": bool(check), "changed": int(changed),
                 "revisions": moves,
             })

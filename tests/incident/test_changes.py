@@ -45,12 +45,13 @@ class Cli:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.journal = root / "journal.sqlite"
-        for name, text in (("inv.yml", INVENTORY), ("deploy.yml", DEPLOY), ("read.yml", READ_ONLY), ("look.yml", LOOK)):
+        for name, text in (("inv.yml", INVENTORY), ("other.yml", INVENTORY), ("deploy.yml", DEPLOY), ("read.yml", READ_ONLY), ("look.yml", LOOK)):
             (root / name).write_text(text)
 
-    def run(self, playbook: str, *args: str, journal: Path | None = None, rc: int = 0) -> list[dict[str, Any]]:
+    def run(self, playbook: str, *args: str, journal: Path | None = None, rc: int = 0,
+            inventory: str = "inv.yml") -> list[dict[str, Any]]:
         env = dict(os.environ, PYTHONPATH=str(ROOT), AJUDAPLAY_JOURNAL=str(journal or self.journal), NO_COLOR="1")
-        done = subprocess.run([sys.executable, "-m", "ajudaplay", "run", playbook, "-i", "inv.yml", "--output", "json",
+        done = subprocess.run([sys.executable, "-m", "ajudaplay", "run", playbook, "-i", inventory, "--output", "json",
                                *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == rc, done.stdout + done.stderr
         return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -73,9 +74,11 @@ def test_journal_runs_that_changed_the_target(cli: Cli) -> None:
     deployed = run_id(cli.run("deploy.yml", "-l", "t1"))
     cli.run("read.yml")  # read-only: touched both, changed nothing
     cli.run("deploy.yml", "--check")  # check mode: changed nothing
+    cli.run("deploy.yml", inventory="other.yml")  # another environment whose targets have the same names
     seen = cli.changes()  # this run is journaled too, and left out
     [run] = seen["t1"]["runs"]
     assert (run["run_id"], run["playbook"], run["status"], run["changed"]) == (deployed, "deploy.yml", "success", 1)
+    assert run["inventory"] == "inv" and run["check"] is False
     assert run["user"] and run["host"] and run["ended"] >= run["started"]
     assert [(m["service"], m["before"], m["after"], m["image"]) for m in run["revisions"]] == [("api", "0", "1", "api:2")]
     assert seen["t1"]["recent"] is True and seen["t1"]["since"] == "1h" and seen["t1"]["window"] == 3600
