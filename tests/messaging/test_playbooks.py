@@ -170,6 +170,7 @@ def test_a_rescue_sees_the_failed_step_and_its_message_masked_and_the_run_still_
         - name: Rescue
           hosts: all
           tasks:
+            - {name: Before, debug: {msg: "[{{ failed_step }}][{{ failed_msg }}]"}}
             - block:
                 - {name: "Restart {{ 'api' }}", restart: {service: api}}
               rescue:
@@ -179,6 +180,7 @@ def test_a_rescue_sees_the_failed_step_and_its_message_masked_and_the_run_still_
         """)
     done = project.run(project.root / "pb.yml")
     assert done.rc == 2
+    assert done.results("Before")[0]["msg"] == "[][]"  # nothing failed yet
     [seen] = done.results("What failed")
     step, message, started = seen["msg"].split(" | ")
     assert (step, message) == ("Restart api", "restart failed on t1 (fake fail_on)")
