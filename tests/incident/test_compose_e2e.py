@@ -1,7 +1,8 @@
 """The incident verbs and playbooks on one real Compose project (local; the SSH path is the Compose tests'):
 `environment` (names from `docker inspect`, cut on the host; env file refs), triage-service-down.yml right
 after a bad deploy journaled by a real run (the verdict names the rollback), and triage-wont-start.yml on a
-service whose command exits when TELEGRAM_BOT_TOKEN is not set (the crashed container still answers).
+service whose command exits when TELEGRAM_BOT_TOKEN is not set (the crashed container still answers), then
+incident.yml on that service (the summary points at the recent deploy).
 The tests share the project and run in file order: each leaves the service worse than it found it.
 """
 
@@ -129,3 +130,15 @@ def test_triage_wont_start_names_the_missing_variable(box: Project) -> None:
     line = summary(run)
     assert line.startswith("box api: cause: missing env TELEGRAM_BOT_TOKEN; fix: add TELEGRAM_BOT_TOKEN to"), line
     assert "evidence: Restart" in line and line.endswith("fatal: TELEGRAM_BOT_TOKEN is not set)"), line
+
+
+def test_incident_on_the_failing_service_points_at_the_recent_deploy(box: Project) -> None:
+    """The bad deploy of the second test is still the newest revision, minutes old: service-down, rollback."""
+    run = box.run("incident.yml", "-e", "window=10m")
+    assert run.rc == 0, run.text
+    assert run.results("Announce the investigation")[0]["status"] == "skipped"  # no `notify` in this inventory
+    [line] = run.results("Incident summary")
+    assert line["msg"].startswith("box api: PROBLEMS: not healthy: 0/1 ready"), line["msg"]
+    assert "error lines in 10m" in line["msg"] and "1 change run(s) in 1h (last: " in line["msg"], line["msg"]
+    assert line["msg"].endswith("min old: rollback.yml -i inventory -l box)"), line["msg"]
+    assert "next: triage-service-down.yml (revision 2 is " in line["msg"], line["msg"]

@@ -1,7 +1,7 @@
 """triage-wont-start.yml and triage-service-down.yml, unchanged, through `ajudaplay run` on real pods (the test
 kubelet), one namespace for both: `api` crashes because TELEGRAM_BOT_TOKEN is not set (CrashLoopBackOff, exit 3,
 the previous container's logs say why), `web` was just deployed to an image that never becomes Ready by a real,
-journaled deploy.yml run (the verdict names the rollback). The triage runs pass --no-journal: `changes` then
+journaled deploy.yml run (the verdict names the rollback; incident.yml's summary points there too). The triage runs pass --no-journal: `changes` then
 reads the default journal (AJUDAPLAY_JOURNAL) read-only.
 """
 
@@ -100,3 +100,10 @@ def test_triage_wont_start_and_service_down_on_real_pods(node_cluster: NodeClust
     line = result(events, "Summary")["msg"]
     assert f"cluster web: down on revision 2 ({API_UNHEALTHY}" in line, line
     assert "`ajudaplay run playbooks/rollback.yml -i inv -l cluster -e service=web` (to revision 1)" in line, line
+
+    rc, events, text = ajudaplay(tmp_path, "run", str(ROOT / "playbooks" / "incident.yml"), "-i", str(inventory),
+                                 "-e", "service=web", "--no-journal")
+    assert rc == 0, text
+    line = result(events, "Incident summary")["msg"]
+    assert line.startswith("cluster web: PROBLEMS: not healthy") and "1 change run(s) in 1h" in line, line
+    assert "next: triage-service-down.yml (revision 2 is " in line and line.endswith("rollback.yml -i inv -l cluster)"), line
