@@ -1,4 +1,4 @@
-"""network.yml and dns.yml, unchanged, on one real Compose project (Docker engine, `@local`).
+"""network.yml and dns.yml, unchanged and in check mode (both are read-only), on one real Compose project.
 
 One module-scoped project (compose-host.yml: api v1 + nginx) and one run of each playbook:
 endpoints (the api container ready, its port published on 127.0.0.1), `http from: service`
@@ -46,7 +46,7 @@ def test_network_playbook(project: Project) -> None:
     public = published(project)
     [container] = project.containers("api")
     run = project.run("network.yml", "-e", '{"inside_urls": ["http://127.0.0.1:8080/health"]}',
-                      "-e", f"health_url=http://{public}/health", "-e", "inside_timeout=5")
+                      "-e", f"health_url=http://{public}/health", "-e", "inside_timeout=5", "--check")
     assert run.rc == 0, run.text
     [ep] = data(run, "Endpoints")
     got = ep["data"]
@@ -75,7 +75,7 @@ def test_dns_playbook_agrees_with_the_embedded_dns(project: Project) -> None:
     address = networks[f"{project.name}_default"]["IPAddress"]
     with DNSServer({"api": {"A": [address]}}) as server:
         run = project.run("dns.yml", "-e", f"nameserver={server.address}", "-e", "types=A",
-                          "-e", "dns_timeout=2")
+                          "-e", "dns_timeout=2", "--check")
     assert run.rc == 0, run.text
     [resolved] = data(run, "Resolve")
     assert resolved["status"] == "ok", resolved["msg"]
