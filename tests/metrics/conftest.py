@@ -34,6 +34,12 @@ RATIO_QUERY = 'sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http
 P95_QUERY = "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[5m])) by (le))"
 
 
+def ensure_image() -> None:
+    """The metricsapi image, built (with the other test images) when missing."""
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+        subprocess.run(["bash", str(ROOT / "tests/infra/docker/build-images.sh")], check=True, timeout=300)
+
+
 @pytest.fixture(scope="package")
 def prometheus() -> Iterator[PrometheusServer]:
     """A real Prometheus (Debian's package) on 127.0.0.1, its own data folder; fails (never skips) when absent."""
@@ -74,8 +80,7 @@ def wait_healthy(name: str, timeout: float = 60) -> str:
 @pytest.fixture(scope="package")
 def compose_metrics(docker_engine: None, prometheus: PrometheusServer) -> Iterator[MetricsProject]:  # noqa: F811
     """The metricsapi service failing and slow from the start, scraped by `prometheus` (job `compose`)."""
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
-        subprocess.run(["bash", str(ROOT / "tests/infra/docker/build-images.sh")], check=True, timeout=300)
+    ensure_image()
     name = f"ajmt{uuid.uuid4().hex[:8]}"
     folder = Path("/tmp/ajudaplay-ct") / name
     os.makedirs(folder.parent, mode=0o1777, exist_ok=True)

@@ -16,7 +16,7 @@ import yaml
 from tests.infra.k8s.controlplane import ControlPlane
 from tests.infra.prometheus.server import PrometheusServer, kubernetes_pod_job
 from tests.kubernetes.conftest import NodeCluster, node_cluster, real_deployment_manifest  # noqa: F401 - fixture
-from tests.metrics.conftest import FAIL_PER_TICK, IMAGE, P95, P95_QUERY, RATIO_QUERY, SLOW_MS
+from tests.metrics.conftest import FAIL_PER_TICK, IMAGE, P95, P95_QUERY, RATIO_QUERY, SLOW_MS, ensure_image
 from tests.metrics.triage import run_triage
 
 pytestmark = pytest.mark.kubernetes
@@ -27,6 +27,7 @@ AJUDAPLAY = str(ROOT / ".venv" / "bin" / "ajudaplay")
 
 def test_triage_errors_and_latency_on_real_pods(node_cluster: NodeCluster, control_plane: ControlPlane,  # noqa: F811
                                                 tmp_path: Path) -> None:
+    ensure_image()
     cluster = node_cluster
     manifest = real_deployment_manifest("api", IMAGE, replicas=1)
     manifest["spec"]["template"]["spec"]["containers"][0]["resources"] = {
