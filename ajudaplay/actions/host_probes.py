@@ -146,7 +146,7 @@ def run_http(ctx: ActionContext, args: Any) -> Result:
 
         def send() -> tuple[int, bytes, dict[str, str]]:
             try:
-                status, content, got, _ = inside.request(url, headers, timeout, verify)
+                status, content, got, _ = inside.request(url, headers, timeout)
             finally:
                 if inside.tool:
                     extra["tool"] = inside.tool  # also when there was no HTTP answer
@@ -242,11 +242,12 @@ class InService:
         if method != "GET" or body is not None:
             raise TargetError(f"http.from: service sends GET requests only (wget in an image has no other method); "
                               f"got {method}{' with a body' if body is not None else ''}")
+        if a.get("validate_certs") is False:
+            raise TargetError("http.validate_certs: false is not supported with `from: service`")
         container = a.get("container")
         return cls(ctx, service.strip(), None if container in (None, "") else str(container))
 
-    def request(self, url: str, headers: dict[str, str], timeout: float,
-                verify: bool) -> tuple[int, bytes, dict[str, str], str]:
+    def request(self, url: str, headers: dict[str, str], timeout: float) -> tuple[int, bytes, dict[str, str], str]:
         """(status, body, headers, tool); a missing client or no HTTP answer is a TargetError."""
         import dataclasses
 
@@ -256,8 +257,6 @@ class InService:
         if not url.startswith(("http://", "https://")):
             raise TargetError(f"http.url: expected an http:// or https:// URL, got {url!r}")
         words = [f"{k}: {v}" for k, v in headers.items()]
-        if not verify:
-            raise TargetError("http.validate_certs: false is not supported with `from: service`")
         # A GET changes nothing: it runs in check mode too, like http from the controller.
         step = dataclasses.replace(self.ctx.step, check=False, timeout=timeout)
         argv = ["sh", "-c", _IN_SERVICE, "ajudaplay-http", url, *words]
