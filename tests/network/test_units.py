@@ -216,13 +216,16 @@ class CannedKube:
         self.answers = answers
 
     def ns_path(self, group_version: str, resource: str, name: str | None = None, sub: str | None = None) -> str:
-        return f"{group_version}/{resource}"
+        return f"{group_version}/{resource}" + (f"/{name}" if name else "")
 
     def get(self, path: str, **kw: Any) -> Any:
-        answer = self.answers[path]
+        answer = self.answers.get(path, 404)
         if isinstance(answer, int):
             raise KubeApiError(answer, "NotFound", "the server could not find the requested resource")
         return answer
+
+    def get_or_none(self, path: str, **kw: Any) -> Any:
+        return self.answers.get(path)
 
 
 def test_ingress_hosts_v1_and_the_v1beta1_fallback() -> None:
@@ -240,3 +243,32 @@ def test_ingress_hosts_v1_and_the_v1beta1_fallback() -> None:
     assert ingress_hosts(kube, {"api"}) == (["d.example"], ["old"])
     assert selects({"spec": {"selector": {"app": "api"}}}, {"app": "api", "tier": "web"})
     assert not selects({"spec": {}}, {"app": "api"})  # a Service without a selector selects nothing
+
+
+def test_kubernetes_endpoints_from_api_answers() -> None:
+    """The Services selecting the pod template, their Endpoints, node ports and the Ingress (v1beta1 cluster)."""
+    from ajudaplay.targets.kubernetes.network import endpoints
+    from ajudaplay.targets.kubernetes.services import ServiceRef
+
+    deployment = {"metadata": {"name": "api"}, "spec": {"template": {"metadata": {"labels": {"app": "api", "tier": "web"}}}}}
+    services = {"items": [
+        {"metadata": {"name": "api"}, "spec": {"selector": {"tier": "web"}, "ports": [
+            {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP", "nodePort": 30080}]}},
+        {"metadata": {"name": "headless"}, "spec": {"ports": [{"port": 1}]}},  # no selector: never counted
+        {"metadata": {"name": "db"}, "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}}]}
+    found = {"subsets": [{"addresses": [{"ip": "10.1.0.5", "targetRef": {"kind": "Pod", "name": "api-1"}}],
+                          "notReadyAddresses": [{"ip": "10.1.0.6", "targetRef": {"kind": "Pod", "name": "api-2"}}],
+                          "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}
+    beta = {"items": [{"metadata": {"name": "site"}, "spec": {"rules": [
+        {"host": "api.example.test", "http": {"paths": [{"backend": {"serviceName": "api", "servicePort": 80}}]}}]}}]}
+    kube: Any = CannedKube({"apps/v1/deployments/api": deployment, "v1/services": services, "v1/endpoints/api": found,
+                            "networking.k8s.io/v1beta1/ingresses": beta})
+    got = endpoints(kube, step(), ServiceRef(service="api", deployment="api"))
+    assert got.ready == [{"address": "10.1.0.5", "port": 8080, "protocol": "TCP", "where": "api-1"}]
+    assert got.not_ready == [{"address": "10.1.0.6", "port": 8080, "protocol": "TCP", "where": "api-2"}]
+    assert got.ports == [{"name": "http", "port": 80, "target_port": 8080, "protocol": "TCP", "published": ["*:30080"]}]
+    assert got.internal_urls == ["http://api.ns.svc:80"] and got.hosts == ["api.example.test"]
+    assert got.extra == {"services": ["api"], "ingresses": ["site"]} and got.warnings == []
+    none = endpoints(CannedKube({"apps/v1/deployments/api": deployment, "v1/services": {"items": []}}), step(),  # type: ignore[arg-type]
+                     ServiceRef(service="api", deployment="api"))
+    assert none.ready == [] and none.hosts == [] and "no Service in namespace 'ns' selects" in none.warnings[0]
