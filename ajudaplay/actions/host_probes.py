@@ -133,6 +133,7 @@ def run_http(ctx: ActionContext, args: Any) -> Result:
     origin = str(a.get("from") or "controller")
     if origin not in ("controller", "service"):
         raise TargetError(f"http.from: expected controller or service, got {origin!r}")
+    inside = InService.of(ctx, a, method, body) if origin == "service" else None  # its input errors first
     if ctx.step.check and method not in ("GET", "HEAD", "OPTIONS"):
         return Result(skipped=True, msg=f"skipped in check mode ({method} may change something)")
     timeout = float(a.get("timeout", 30))
@@ -140,8 +141,7 @@ def run_http(ctx: ActionContext, args: Any) -> Result:
     delay = float(a.get("delay", 1))
     verify = bool(a.get("validate_certs", True))
     extra: dict[str, Any] = {}
-    if origin == "service":
-        inside = InService.of(ctx, a, method, body)
+    if inside is not None:
         extra = {"from": "service", "service": inside.service}
 
         def send() -> tuple[int, bytes, dict[str, str]]:
