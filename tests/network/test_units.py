@@ -126,6 +126,9 @@ def test_http_from_service_no_answer_and_bad_input(tmp_path: Path) -> None:
         run_http(ctx, {"url": "http://127.0.0.1:9/", "from": "service", "service": "api", "method": "POST"})
     with pytest.raises(TargetError, match="http.service: required"):
         run_http(ctx, {"url": "http://127.0.0.1:9/", "from": "service"})
+    checking = ActionContext(target=ctx.target, step=step(check=True), vars={}, render=lambda v: v)
+    with pytest.raises(TargetError, match="GET requests only"):  # said in check mode too, not skipped
+        run_http(checking, {"url": "http://127.0.0.1:9/", "from": "service", "service": "api", "method": "PUT"})
 
 
 def test_dns_from_the_controller_every_kind_of_answer() -> None:
