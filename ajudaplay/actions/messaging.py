@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.service import _bool  # the service actions' argument rules
 from ajudaplay.errors import TargetError
 from ajudaplay.results import Change, Result
 
@@ -39,9 +40,13 @@ def register(registry: Registry) -> None:
                                  description="Announce on Slack, Telegram or a JSON webhook; a failure only warns."))
 
 
-def _variable(ctx: ActionContext, name: str) -> dict[str, Any]:
-    value = ctx.vars.get(name)
+def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _variable(ctx: ActionContext, name: str) -> dict[str, Any]:
+    """The variable `telegram` or `notify` as a mapping ({} when not defined)."""
+    return _mapping(ctx.vars.get(name))
 
 
 def _secret(ctx: ActionContext, value: Any) -> str:
@@ -60,12 +65,6 @@ def _timeout(value: Any, default: float = 10.0) -> float:
     if seconds <= 0:
         raise TargetError(f"timeout must be more than 0 seconds, got {value!r}")
     return seconds
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "y", "true", "t", "on", "1")
-    return bool(value)
 
 
 # telegram ------------------------------------------------------------------------------
@@ -93,7 +92,7 @@ def run_telegram(ctx: ActionContext, args: Any) -> Result:
     if method == "set_webhook":
         return _set_webhook(ctx, bot, a, conf, secret_token)
     if method == "delete_webhook":
-        drop = _flag(a.get("drop_pending_updates", False))
+        drop = _bool("telegram", a, "drop_pending_updates", False)
         if ctx.step.check:
             return _would(bot, "delete the webhook" + (" and drop pending updates" if drop else ""), None)
         bot.delete_webhook(drop)
@@ -113,7 +112,7 @@ def _set_webhook(ctx: ActionContext, bot: Any, a: Mapping[str, Any], conf: Mappi
     url = str(a.get("url") or conf.get("webhook_url") or "")
     if not url.startswith("https://") and not url.startswith("http://"):
         raise TargetError("telegram set_webhook: give `url` (https://...), or set the variable telegram.webhook_url")
-    drop = _flag(a.get("drop_pending_updates", False))
+    drop = _bool("telegram", dict(a), "drop_pending_updates", False)
     what = f"set the webhook to {url}" + (" with a secret token" if secret_token else "") + \
         (", dropping pending updates" if drop else "")
     if ctx.step.check:
@@ -191,10 +190,6 @@ def run_announce(ctx: ActionContext, args: Any) -> Result:
         data["sent"].append(channel)
     done = ", ".join(data["sent"]) or "nowhere"
     return Result(show=True, msg=f"sent to {done}: {text}", warnings=warnings, data=data)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _channel_url(conf: Mapping[str, Any], channel: str) -> str | None:
