@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 
 # action -> its arguments whose values are secret (a mapping's values, or the value itself)
-SECRET_ARGS: dict[str, tuple[str, ...]] = {"secret": ("values",), "backup": ("key",), "restore": ("key",)}
+SECRET_ARGS: dict[str, tuple[str, ...]] = {
+    "secret": ("values",), "backup": ("key",), "restore": ("key",),
+    "telegram": ("token", "secret_token"), "announce": ("token", "url"),  # a Slack webhook URL is itself a secret
+}
 
 
 def given_secrets(playbook: Playbook, inventory: Inventory, extra_vars: Mapping[str, Any]) -> list[str]:
