@@ -220,6 +220,10 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         base_dir=rc.base_dir,
         confirm=rc.confirm,
         progress=feed,
+        step_key=f"{id(play)}:{id(task)}",
+        following=lambda: following_tasks(rc, play, task),
+        assume_yes=rc.options.assume_yes,
+        redact=rc.bus.redactor.text,
     )
     assert ts.target is not None
     ctx = ActionContext(
@@ -389,3 +393,30 @@ def _account(rc: RunContext, task: Task, ts: TargetState, outcome: _Outcome) -> 
         ts.facts.update(as_data(set_vars))
     if outcome.result.changed and status in ("changed", "ignored"):
         ts.notified.update(task.notify)
+
+
+def following_tasks(rc: RunContext, play: Play, task: Task) -> list[dict[str, str]]:
+    """The play's tasks after `task` that --tags/--skip-tags keep, in run order (StepContext.following).
+
+    Built with the plan's own walker (plan_walk.tree, as plan.py builds a play's
+    tree) only when an approval step asks, so every other step pays nothing.
+    Rescue sections are left out: they run only when something failed.
+    """
+    from ajudaplay.engine.plan_walk import Node, Scope, tree
+
+    nodes = tree(play.tasks, Scope(tags=frozenset(play.tags)), rc.options.tags, rc.options.skip_tags)
+    order: list[Node] = []
+
+    def walk(section: tuple[Node, ...]) -> None:
+        for node in section:
+            if node.is_block:
+                walk(node.block)
+                walk(node.always)
+            else:
+                order.append(node)
+
+    walk(nodes)
+    after = next((i + 1 for i, node in enumerate(order) if node.task is task), len(order))
+    return [{"name": node.task.name, "action": node.task.action or "",
+             "when": " and ".join(w for w, _ in node.conditions)}
+            for node in order[after:] if node.selected]

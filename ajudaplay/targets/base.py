@@ -65,6 +65,17 @@ class StepContext:
     # A long wait says what it waits for ("waiting for api: 1/2 ready"), as often as it polls; the
     # engine rate-limits it and the reporters add the elapsed time. Default: nobody listens.
     progress: Callable[[str], None] = lambda what: None
+    # For steps that ask before the rest of the play runs (confirm, pause: actions/approval.py):
+    # `step_key` names this task in this run (the same on every target, so targets can share one
+    # answer), and `following()` lists the play's tasks after it that the run selected, as
+    # {"name", "action", "when"} dicts in run order (rescue sections left out: they run only on a
+    # failure). Filled by engine/step.py, computed only when called; default: nothing known.
+    step_key: str = ""
+    following: Callable[[], list[dict[str, str]]] = lambda: []
+    # --yes was given (a pause waiting for Enter returns at once), and the run's redaction of a
+    # text an action writes to the terminal itself (a prompt built from templated values).
+    assume_yes: bool = False
+    redact: Callable[[str], str] = lambda text: text
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
