@@ -179,7 +179,7 @@ def run_pause(ctx: ActionContext, args: Any) -> Result:
         return _wait(ctx, prompt, seconds)
     if ctx.step.assume_yes:
         who = f"{ctx.step.user} (--yes)"
-        return Result(msg=f"{prompt}: not waiting for Enter: --yes given", data={"prompt": prompt, "confirmed_by": who})
+        return Result(show=True, msg=f"{prompt}: not waiting for Enter: --yes given", data={"prompt": prompt, "confirmed_by": who})
     answer, asked = _answer_once(ctx, per_target, lambda: _enter(ctx, prompt))
     if answer.refusal:
         return Result(failed=True, msg=answer.refusal, data={"prompt": prompt})
@@ -195,7 +195,7 @@ def _wait(ctx: ActionContext, prompt: str, seconds: float) -> Result:
         waited = time.monotonic() - start
         return Result(failed=True, msg=f"{prompt}: interrupted after {waited:.1f}s of {seconds:g}s",
                       data={"prompt": prompt, "waited": round(waited, 3)})
-    return Result(msg=f"{prompt}: waited {seconds:g}s", data={"prompt": prompt, "waited": seconds})
+    return Result(show=True, msg=f"{prompt}: waited {seconds:g}s", data={"prompt": prompt, "waited": seconds})
 
 
 def _enter(ctx: ActionContext, prompt: str) -> str:

@@ -220,7 +220,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
         base_dir=rc.base_dir,
         confirm=rc.confirm,
         progress=feed,
-        step_key=f"{id(play)}:{id(task)}",
+        step_key=f"{id(play)}:{task.mark}",  # blocks.py copies the task (its rendered name): the mark stays
         following=lambda: following_tasks(rc, play, task),
         assume_yes=rc.options.assume_yes,
         redact=rc.bus.redactor.text,
@@ -416,7 +416,8 @@ def following_tasks(rc: RunContext, play: Play, task: Task) -> list[dict[str, st
                 order.append(node)
 
     walk(nodes)
-    after = next((i + 1 for i, node in enumerate(order) if node.task is task), len(order))
+    here = str(task.mark)  # the task as run is a copy (blocks.py renders its name); its place in the file is the same
+    after = next((i + 1 for i, node in enumerate(order) if str(node.task.mark) == here), len(order))
     return [{"name": node.task.name, "action": node.task.action or "",
              "when": " and ".join(w for w, _ in node.conditions)}
             for node in order[after:] if node.selected]

@@ -1,0 +1,188 @@
+"""`confirm` and `pause` steps through the real CLI on fake targets (no Docker, no cluster).
+
+The terminal is a real pseudo-terminal (the `Terminal` helper of the `--step`
+tests); "no terminal" is stdin from /dev/null and output on pipes, with a
+timeout so a hang fails the test instead of blocking the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Project, events
+from tests.cli.test_step import Terminal
+
+PLAYBOOK = """\
+- name: production
+  hosts: all
+  tasks:
+    - {name: before, debug: {msg: ran before}}
+    - name: approve
+      confirm: {prompt: "Deploy api to production?"}
+    - {name: deploy api, deploy: {service: api, image: "api:2"}}
+    - name: each
+      confirm: {prompt: "Go on here?", per_target: true}
+    - {name: after, debug: {msg: ran after}, when: "inventory_hostname != 'zz'"}
+"""
+PAUSES = """\
+- name: waits
+  hosts: all
+  tasks:
+    - name: wait
+      pause: {seconds: 30, prompt: "letting caches drain"}
+    - {name: after, debug: {msg: ran after}}
+"""
+ENTER = """\
+- name: waits
+  hosts: all
+  tasks:
+    - name: hold
+      pause: {prompt: "check the dashboard"}
+    - {name: after, debug: {msg: ran after}}
+"""
+QUESTION = re.compile(r"\[y/N\] ")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    p = Project(tmp_path)
+    p.state.mkdir()
+    p.inventory({"a": {}, "b": {}})
+    p.write("deploy.yml", PLAYBOOK)
+    p.write("pauses.yml", PAUSES)
+    p.write("enter.yml", ENTER)
+    return p
+
+
+def no_terminal(project: Project, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """The CLI with stdin from /dev/null and its output on pipes: nobody to ask."""
+    with open("/dev/null") as devnull:
+        return subprocess.run(project.cmd(*args), cwd=project.root, env=project.env(), stdin=devnull,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def deploys(project: Project) -> list[str]:
+    return sorted(c["target"] for c in project.calls() if c["method"] == "deploy")
+
+
+def results(found: list[dict[str, Any]], task: str) -> dict[str, dict[str, Any]]:
+    return {e["target"]: e for e in found if e["event"] == "task_result" and e["task"] == task}
+
+
+def journaled(project: Project, stdout: str, task: str) -> dict[str, str]:
+    """`ajudaplay show RUN --json`: the message journaled for `task` on each target."""
+    run_id = next(e["run_id"] for e in events(stdout) if e["event"] == "run_start")
+    shown = project.run("show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return {r["target"]: r["msg"] for r in json.loads(shown.stdout)["results"] if r["task"] == task}
+
+
+def test_yes_answers_once_for_every_target_and_the_journal_says_who(project: Project) -> None:
+    done = no_terminal(project, "run", "deploy.yml", "-i", "test", "--yes", "--output", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = events(done.stdout)
+    approve = results(found, "approve")
+    assert {t: e["status"] for t, e in approve.items()} == {"a": "ok", "b": "ok"}
+    assert deploys(project) == ["a", "b"]
+    messages = journaled(project, done.stdout, "approve")
+    user = approve["a"]["msg"].split("confirmed by ", 1)[1].split(" ", 1)[0]
+    assert sorted(messages.values()) == [f"confirmed by {user} (--yes)",
+                                         f"confirmed by {user} (--yes) (asked once for every target)"]
+
+
+def test_without_a_terminal_the_step_fails_at_once_and_nothing_after_it_runs(project: Project) -> None:
+    started = time.monotonic()
+    done = no_terminal(project, "run", "deploy.yml", "-i", "test", timeout=20)
+    assert time.monotonic() - started < 15  # never waits for an answer nobody can give
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "ran before" in out and "ran after" not in out
+    for target in ("a", "b"):
+        assert out.count(f"failed: [{target}] not confirmed: Deploy api to production?: needs a yes, and there is "
+                         "no terminal") == 1, out
+    assert "pass --yes" in out and "Traceback" not in out
+    assert deploys(project) == []
+
+
+def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project: Project) -> None:
+    term = Terminal(project, "run", "deploy.yml", "-i", "test")
+    assert term.read_until(QUESTION) is not None, term.seen
+    shown = term.seen
+    assert re.search(r"the rest of the play on [ab]:\s+- deploy api \[deploy\]\s+- each \[confirm\]\s+"
+                     r"- after \[debug\]  \(when inventory_hostname != 'zz'\)", shown), shown
+    assert "Deploy api to production? (one answer for every target of this step)" in shown
+    term.answer("y")
+    for _ in range(2):  # per_target: each target asks its own question
+        assert term.read_until(QUESTION) is not None, term.seen
+        term.answer("yes")
+    assert term.read_until(QUESTION, timeout=1) is None
+    code = term.finish()
+    assert code == 0, term.seen
+    assert term.seen.count("Go on here?") == 2
+    assert term.seen.count("Deploy api to production?") == 1  # asked once for both targets
+    assert re.search(r"ok: \[[ab]\] confirmed by \S+ on the terminal \(asked once for every target\)", term.seen)
+    assert deploys(project) == ["a", "b"]
+
+
+def test_a_terminal_no_fails_every_waiting_target_and_stops_the_play(project: Project) -> None:
+    term = Terminal(project, "run", "deploy.yml", "-i", "test")
+    assert term.read_until(QUESTION) is not None, term.seen
+    term.answer("n")
+    code = term.finish()
+    assert code == 2, term.seen
+    assert len(re.findall(r"failed: \[[ab]\] not confirmed by \S+ on the terminal: Deploy api to production\?",
+                          term.seen)) == 2
+    assert "Go on here?" not in term.seen and "ran after" not in term.seen
+    assert deploys(project) == []
+
+
+def test_check_mode_asks_nothing_and_says_what_it_would_ask(project: Project) -> None:
+    done = no_terminal(project, "run", "deploy.yml", "-i", "test", "--check", "--output", "json", timeout=20)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = events(done.stdout)
+    for task, prompt in (("approve", "Deploy api to production?"), ("each", "Go on here?")):
+        assert {t: (e["status"], e["msg"]) for t, e in results(found, task).items()} == {
+            t: ("skipped", f"would ask: {prompt} (check mode asks nothing)") for t in ("a", "b")}
+    assert {t: e["status"] for t, e in results(found, "after").items()} == {"a": "ok", "b": "ok"}
+
+
+def test_pause_seconds_stops_on_ctrl_c(project: Project) -> None:
+    proc = project.popen("run", "pauses.yml", "-i", "test")
+    time.sleep(2)  # the CLI starts (about 0.5 s here) and reaches the 30 s pause
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert time.monotonic() - started < 10, out + err
+    assert proc.returncode != 0, out + err
+    assert re.search(r"\[a\] .*letting caches drain: interrupted after \d+\.\d+s of 30s", out + err), out + err
+    assert "ran after" not in out
+
+
+def test_pause_for_enter_without_a_terminal_fails_unless_yes(project: Project) -> None:
+    done = no_terminal(project, "run", "enter.yml", "-i", "test", timeout=20)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "check the dashboard: pause waits for Enter, and there is no terminal to wait on" in out
+    assert "ran after" not in out
+    done = no_terminal(project, "run", "enter.yml", "-i", "test", "--yes", timeout=20)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("check the dashboard: not waiting for Enter: --yes given") == 2
+    assert "ran after" in done.stdout
+
+
+def test_pause_for_enter_on_a_terminal_waits_for_one_enter(project: Project) -> None:
+    term = Terminal(project, "run", "enter.yml", "-i", "test")
+    assert term.read_until(re.compile(r"check the dashboard \(press Enter to continue\) ")) is not None, term.seen
+    assert "ran after" not in term.seen
+    term.answer("")
+    assert term.finish() == 0, term.seen
+    assert re.search(r"ok: \[[ab]\] resumed by \S+ on the terminal \(once for every target\)", term.seen)
+    assert term.seen.count("ran after") == 2
