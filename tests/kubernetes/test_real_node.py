@@ -76,7 +76,10 @@ def test_simulated_pods_stay_off_the_real_node(node_cluster: NodeCluster, node_s
     assert not [c for c in _dockershim_containers(namespace) if "_sim-" in c["Names"]]
 
 
-@pytest.mark.parametrize("how", ["sigint-in-background", "sigterm"])
+# One signal only: each case starts a whole control plane and node and restarts the session's node
+# (about a minute of CI); SIGINT from a background job is the harder case, and SIGTERM goes to the
+# same handler (controlplane.py's main installs one for both).
+@pytest.mark.parametrize("how", ["sigint-in-background"])
 def test_cli_node_prints_kubeconfig_and_ready_and_stops_everything(how: str, node_free: None, tmp_path: Path) -> None:
     """`python -m tests.infra.k8s.controlplane --node` until a signal; a background job ignores SIGINT at
     start (what a shell does for `&`), so the command must handle it itself."""
