@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     host, port = parse_address(address)
     text(journal, environment, window)  # an unreadable journal is an error now, not at the first scrape
     server = _server(host, port, lambda: text(journal, environment, window))
-    bound_host, bound_port = server.server_address[:2]
-    shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
+    bound = server.server_address
+    bound_host = str(bound[0]) if isinstance(bound, tuple) else host
+    bound_port = int(bound[1]) if isinstance(bound, tuple) else port
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"ajudaplay: serving delivery metrics of {journal} at http://{shown}:{bound_port}/metrics "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
     try:

@@ -9,10 +9,10 @@ What the journal records, and so what a step is here:
 - a *move* is a task result of a non-check run whose diff holds "<service>
   image: BEFORE -> AFTER" (what deploy and rollback write on every mode); the
   results table does not record the action, so
-- a move is a *rollback* when AFTER is an image the service ran before in
-  that environment (an earlier move's BEFORE, or the AFTER of an earlier move
-  that succeeded) and it was not an atomic undo: `rollback`, or a deploy of an
-  older version; every other move is a *deploy*;
+- a move is a *rollback* when AFTER is an image the service ran before on that
+  target of that environment (an earlier move's BEFORE, or the AFTER of an
+  earlier move that succeeded) and it was not an atomic undo: `rollback`, or a
+  deploy of an older version; every other move is a *deploy*;
 - a deploy's outcome is `rolled_back` when the result says an atomic deploy was
   undone (results.rolled_back), `failed` when its status is a failure or a
   later step of the same run on the same target failed before the next move
@@ -138,10 +138,10 @@ def read_moves(path: Path, environment: str | None = None, timeout: float = DEFA
 
 
 def _classify(moves: list[Move]) -> None:
-    """Set kind and outcome, in time order: a rollback goes back to an image the service ran before."""
-    ran: dict[tuple[str, str], set[str]] = defaultdict(set)
+    """Set kind and outcome, in time order: a rollback goes back to an image the service ran there before."""
+    ran: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for move in moves:
-        seen = ran[(move.environment, move.service)]
+        seen = ran[(move.environment, move.target, move.service)]
         if not move.undone and move.after is not None and move.after in seen:
             move.kind = "rollback"
         move.outcome = "rolled_back" if move.undone else ("succeeded" if move.ok else "failed")
