@@ -403,5 +403,5 @@ VERBS: tuple[type[Outcome], ...] = (
 # The database verbs (ajudaplay/actions/database.py; documented in docs/actions-database.md).
 DATABASE_VERBS: tuple[type[Outcome], ...] = (DbCheckOutcome, BackupOutcome, RestoreOutcome, BackupList)
 
-# The incident verbs (docs/actions-network.md: endpoints; docs/incident.md: environment).
+# The incident verbs (docs/actions-network.md: endpoints; docs/actions-incident.md: environment).
 INCIDENT_VERBS: tuple[type[Outcome], ...] = (EndpointsOutcome, EnvironmentOutcome)

@@ -37,13 +37,26 @@ class ActionContext:
 ActionFn = Callable[[ActionContext, Any], "Result"]
 
 
+def from_service(args: Any) -> bool:
+    """`from:` names the service (or a template that may): the step runs inside it (http, dns)."""
+    return isinstance(args, dict) and args.get("from") not in (None, "", "controller")
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     name: str
     run: ActionFn
     free_form: str | None = None  # `command: ls` means {free_form: "ls"}
     controller: bool = False  # runs on the controller (debug, assert, http): no connection needed
+    # A controller action that, with some arguments, works inside the target's service (http and dns
+    # `from: service`): given the task's unrendered args, True when it does, so the engine connects
+    # and locks the target for it as for any target action.
+    on_target: Callable[[Any], bool] | None = None
     description: str = ""
+
+    def needs_target(self, args: Any) -> bool:
+        """Whether this task (by its unrendered args) reaches the target: connect and lock it first."""
+        return not self.controller or (self.on_target is not None and self.on_target(args))
 
     @property
     def schema(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import shlex
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.base import ActionSpec, Registry, from_service
 from ajudaplay.errors import TargetError, TemplateError
 from ajudaplay.results import Change, Result
 
@@ -38,7 +38,8 @@ def register(registry: Registry) -> None:
         ActionSpec("wait_for", host_probes.run_wait_for, description="Wait for a port, file or URL to reach a state.")
     )
     registry.register(
-        ActionSpec("http", host_probes.run_http, controller=True, description="Call an HTTP endpoint from the controller.")
+        ActionSpec("http", host_probes.run_http, controller=True, on_target=from_service,
+                   description="Call an HTTP endpoint from the controller (or from inside a service).")
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.base import ActionSpec, Registry, from_service
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
@@ -25,8 +25,15 @@ def register(registry: Registry) -> None:
     """Add the network actions to `registry`."""
     registry.register(ActionSpec("endpoints", run_endpoints,
                                  description="Read a service's ready/not-ready addresses, ports, internal URLs and hosts."))
-    registry.register(ActionSpec("dns", run_dns, controller=True,
+    registry.register(ActionSpec("dns", run_dns, controller=True, on_target=_dns_inside,
                                  description="Resolve names from the controller and inside a service, and compare."))
+
+
+def _dns_inside(args: Any) -> bool:
+    """dns resolves inside the service too when `from` says so, or by default when a `service` is named."""
+    if isinstance(args, dict) and args.get("from") in (None, "") and args.get("service"):
+        return True
+    return from_service(args)
 
 
 def _service(action: str, args: Any) -> str:

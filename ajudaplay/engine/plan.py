@@ -184,7 +184,7 @@ def _expand(
 
 def _on_target(registry: Registry, task: Task) -> bool:
     spec = registry.get(task.action or "")
-    return spec is None or not spec.controller
+    return spec is None or spec.needs_target(task.args)
 
 
 def _start_problems(plays: Sequence[PlannedPlay], options: RunOptions) -> list[Diagnostic]:

@@ -196,7 +196,7 @@ def _call(rc: RunContext, play: Play, task: Task, ts: TargetState, variables: di
     spec = rc.registry.get(task.action or "")
     if spec is None:
         return Result(failed=True, msg=f"unknown action {task.action!r}")
-    if not spec.controller:
+    if spec.needs_target(task.args):
         try:
             prepare_target(rc, play, ts)
         except TargetUnreachable as exc:

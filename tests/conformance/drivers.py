@@ -137,10 +137,13 @@ def compose_mode(mode_id: str, workdir: Path, project: Any, svc: ServiceDescript
 
 
 def kubernetes_objects(svc: ServiceDescription = SERVICE) -> list[dict[str, Any]]:
-    """The ConfigMap and Secret the service maps to (the Deployment comes from tests/kubernetes/conftest.py)."""
+    """The ConfigMap and Secret the service maps to, and a Service in front of its pods (`endpoints` reads
+    it); the Deployment comes from tests/kubernetes/conftest.py."""
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": svc.configmap}, "data": {}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": svc.secret}, "type": "Opaque", "data": {}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc.name},
+         "spec": {"selector": {"app": svc.name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
     ]
 
 

@@ -289,3 +289,32 @@ def test_timeout_fails_the_step_and_cancels(h: Harness) -> None:
     result = h.collector.results("slow", "t1")[0]
     assert "timed out after 0.2s" in result.error
     assert result.duration < 2
+
+
+def test_a_controller_action_run_inside_the_service_connects_and_locks_the_target(h: Harness) -> None:
+    """`http`/`dns` run on the controller, but `from: service` runs them inside the target's service:
+    the engine must open, lock, release and close the target for them as for any target action."""
+    from ajudaplay.actions.base import default_registry
+
+    shipped = default_registry()
+    for name in ("http", "dns"):
+        h.registry.register(shipped.actions[name])
+    h.run(
+        """
+        - hosts: all
+          tasks:
+            - {name: inside, http: {url: "http://127.0.0.1:8080/health", from: service, service: api}, ignore_errors: true}
+            - {name: names, dns: {names: [localhost], service: api}, ignore_errors: true}
+        """,
+        fakes(1),
+    )
+    [target] = h.targets.values()
+    methods = target.methods()
+    assert methods[:2] == ["open", "acquire_lock"] and methods[-2:] == ["release_lock", "close"], methods
+    assert "exec" in methods, methods
+
+
+def test_a_controller_action_from_the_controller_leaves_the_target_alone(h: Harness) -> None:
+    h.run("- hosts: all\n  tasks:\n    - {name: here, debug: {msg: hi}}\n", fakes(1))
+    [target] = h.targets.values()
+    assert "acquire_lock" not in target.methods() and "exec" not in target.methods()
