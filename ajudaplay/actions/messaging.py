@@ -149,8 +149,8 @@ def run_announce(ctx: ActionContext, args: Any) -> Result:
     conf = _variable(ctx, "notify")
     tconf = _variable(ctx, "telegram")
     given = a.get("channel")
-    channels = [str(c) for c in (given if isinstance(given, list) else [given])] if given else \
-        [c for c in CHANNELS if conf.get(c)]
+    channels = list(dict.fromkeys(str(c) for c in (given if isinstance(given, list) else [given]))) if given else \
+        [c for c in CHANNELS if conf.get(c)]  # a channel named twice is sent to once
     token = _secret(ctx, a.get("token") or tconf.get("token"))
     url = str(a.get("url") or "")
     for value in (url, conf.get("slack"), conf.get("webhook")):
