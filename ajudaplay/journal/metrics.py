@@ -99,6 +99,7 @@ def _image_changes(diff: str) -> dict[str, tuple[str | None, str | None]]:
 _RESULTS = (
     "SELECT r.run_id, runs.inventory, r.target, r.status, r.diff, r.rolled_back, r.started_at, r.duration "
     "FROM results r JOIN runs ON runs.id = r.run_id WHERE runs.check_mode = 0 {where} "
+    "AND (r.diff LIKE '% image: %' OR r.status IN ({failed})) "  # moves, and the failures that follow them
     "ORDER BY r.run_id, r.target, r.id"
 )
 
@@ -114,7 +115,8 @@ def read_moves(path: Path, environment: str | None = None, timeout: float = DEFA
         raise describe(path, exc, timeout) from exc
     try:
         where, params = ("AND runs.inventory = ?", (environment,)) if environment else ("", ())
-        rows = conn.execute(_RESULTS.format(where=where), params).fetchall()
+        failed = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
+        rows = conn.execute(_RESULTS.format(where=where, failed=failed), params).fetchall()
     except sqlite3.Error as exc:
         raise describe(path, exc, timeout) from exc
     finally:

@@ -289,3 +289,15 @@ def test_prometheus_scrapes_serve_and_promql_answers(journaled: Journaled,
     assert proc.stderr is not None
     rest = proc.stderr.read()
     assert "stopped" in rest and "Traceback" not in rest
+
+
+def test_image_changes_of_every_mode_s_diff() -> None:
+    """The diff shapes deploy and rollback write: Kubernetes' undo (two image changes), its rollback (a revision
+    change first), a step moving two services, and changes that are not image moves."""
+    from ajudaplay.journal.metrics import _image_changes
+
+    assert _image_changes("api image: a:1 -> a:2; api image: a:2 -> a:1") == {"api": ("a:1", "a:1")}
+    assert _image_changes("api revision: 4 -> 2; api image: a:3 -> a:1") == {"api": ("a:3", "a:1")}
+    assert _image_changes("api image: - -> a:1; worker image: w:1 -> w:2") == {"api": (None, "a:1"),
+                                                                               "worker": ("w:1", "w:2")}
+    assert _image_changes("api image (recorded): a:1 -> a:2; api replicas: 1 -> 2; api restartedAt: - -> x") == {}
