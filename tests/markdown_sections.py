@@ -53,3 +53,14 @@ def table_rows(text: str, header: str = "action") -> dict[str, str]:
         if wanted and re.fullmatch(r"`[^`]+`", cells[0]):
             rows.setdefault(cells[0].strip("`"), line)
     return rows
+
+
+def registered_rows(text: str) -> dict[str, tuple[str, list[str]]]:
+    """A page's "Registered data" table (`| action | outcome type | keys |`): action -> (the outcome
+    type named, the backticked keys listed), so a doc check compares them with the type's fields."""
+    rows: dict[str, tuple[str, list[str]]] = {}
+    for line in sections(text)["Registered data"].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), re.findall(r"`([a-z_0-9]+)`", cells[2]))
+    return rows

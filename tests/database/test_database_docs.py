@@ -7,7 +7,6 @@ ajudaplay/outcomes.py (a new field is a doc change).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,13 @@ import pytest
 from ajudaplay import outcomes
 from ajudaplay.actions.base import Registry
 from ajudaplay.actions.database import register
-from tests.markdown_sections import sections
+from tests.markdown_sections import registered_rows
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "actions-database.md"
 
 
 def _rows() -> dict[str, tuple[str, list[str]]]:
-    rows: dict[str, tuple[str, list[str]]] = {}
-    for line in sections(DOC.read_text(encoding="utf-8"))["Registered data"].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`"):
-            rows[cells[0].strip("`")] = (cells[1].strip("`"), re.findall(r"`([a-z_0-9]+)`", cells[2]))
-    return rows
+    return registered_rows(DOC.read_text(encoding="utf-8"))
 
 
 def test_every_database_action_has_a_row_naming_its_outcome_type() -> None:

@@ -4,7 +4,6 @@ playbook table lists every incident playbook that ships."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ajudaplay import outcomes
@@ -14,10 +13,11 @@ from ajudaplay.errors import Mark
 from ajudaplay.inventory.model import TargetSpec
 from ajudaplay.targets.base import StepContext
 from ajudaplay.targets.fake import FakeTarget
-from tests.markdown_sections import sections
+from tests.markdown_sections import registered_rows, sections
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = sections((ROOT / "docs" / "actions-incident.md").read_text(encoding="utf-8"))
+TEXT = (ROOT / "docs" / "actions-incident.md").read_text(encoding="utf-8")
+DOC = sections(TEXT)
 INCIDENT_PLAYBOOKS = ("incident", "triage-service-down", "triage-wont-start", "triage-errors", "triage-latency",
                       "network", "dns", "telegram")
 
@@ -34,16 +34,14 @@ def _rows(section: str, cells_per_row: int) -> dict[str, list[str]]:
 def test_environment_row_is_the_outcome_fields() -> None:
     cls = outcomes.EnvironmentOutcome
     assert cls in outcomes.INCIDENT_VERBS
-    row = _rows("Registered data", 3)[cls.VERB]
-    assert (row[0].strip("`"), re.findall(r"`([a-z_]+)`", row[1])) == (cls.__name__, cls.registered_keys())
+    assert registered_rows(TEXT)[cls.VERB] == (cls.__name__, cls.registered_keys())
 
 
 def test_changes_row_is_what_the_action_registers() -> None:
     spec = TargetSpec(name="t1", kind="fake", mark=Mark("inventory.yml", 1, 1), connection={}, services={"api": {}})
     ctx = ActionContext(target=FakeTarget(spec), step=StepContext(run_id="r"), vars={}, render=lambda v: v)
     registered = run_changes(ctx, {"service": "api"}).data
-    row = _rows("Registered data", 3)["changes"]
-    assert re.findall(r"`([a-z_]+)`", row[1]) == list(registered)
+    assert registered_rows(TEXT)["changes"][1] == list(registered)
 
 
 def test_every_incident_playbook_ships_and_is_in_the_table() -> None:

@@ -7,26 +7,16 @@ ajudaplay/outcomes.py (a new field is a doc change).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ajudaplay import outcomes
-from tests.markdown_sections import sections
+from tests.markdown_sections import registered_rows
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "actions-network.md"
 
 
-def _rows() -> dict[str, tuple[str, list[str]]]:
-    rows: dict[str, tuple[str, list[str]]] = {}
-    for line in sections(DOC.read_text(encoding="utf-8"))["Registered data"].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`"):
-            rows[cells[0].strip("`")] = (cells[1].strip("`"), re.findall(r"`([a-z_0-9]+)`", cells[2]))
-    return rows
-
-
 def test_the_endpoints_row_names_its_outcome_and_exactly_its_fields() -> None:
-    rows = _rows()
+    rows = registered_rows(DOC.read_text(encoding="utf-8"))
     cls = outcomes.EndpointsOutcome
     assert cls in outcomes.INCIDENT_VERBS
     assert rows[cls.VERB] == (cls.__name__, cls.registered_keys())
