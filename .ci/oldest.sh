@@ -61,9 +61,9 @@ PY
 # Left out, to keep CI's time: the end-to-end, both-modes, real-node and
 # kubectl-agreement files, which drive the same client calls as the
 # operations, lock, exec and certificate tests kept here, through the CLI;
-# and the outcomes, diagnosis, usage and database end-to-end files, whose plain GETs (events, node
-# proxy, ReplicaSets) and streamed execs (websocket frames read directly) are the client calls the
-# operations and exec tests already make.
+# and the outcomes, diagnosis, usage, database end-to-end, workspace and files (fetch/upload) files,
+# whose plain GETs (events, node proxy, ReplicaSets) and streamed execs (websocket frames read
+# directly, tar over the same channel) are the client calls the operations and exec tests already make.
 if [ -n "${OLDEST_TESTS:-}" ]; then
   # shellcheck disable=SC2086
   "$venv/bin/python" -m pytest -q -x -p no:cacheprovider $OLDEST_TESTS
@@ -73,5 +73,5 @@ else
     --ignore=tests/kubernetes/test_real_node.py --ignore=tests/kubernetes/test_rollouts.py \
     --ignore=tests/kubernetes/test_outcomes.py --ignore=tests/kubernetes/test_diagnosis.py \
     --ignore=tests/kubernetes/test_usage.py --ignore=tests/kubernetes/test_database_e2e.py \
-    --ignore=tests/kubernetes/test_workspace.py
+    --ignore=tests/kubernetes/test_workspace.py --ignore=tests/kubernetes/test_files.py
 fi
