@@ -76,6 +76,7 @@ class PrometheusServer:
     def __init__(self, workdir: Path | str | None = None, ready_timeout: float = 30.0) -> None:
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ajudaplay-prometheus-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_timeout = ready_timeout
