@@ -83,7 +83,7 @@ class Registry:
         return sorted(self.actions)
 
 
-ACTION_MODULES = ("control", "host", "service", "database", "metrics", "network", "messaging", "incident", "approval")  # ajudaplay.actions.<module>.register(registry)
+ACTION_MODULES = ("control", "host", "service", "database", "metrics", "network", "messaging", "incident", "approval", "storage")  # ajudaplay.actions.<module>.register(registry)
 
 
 def default_registry() -> Registry:

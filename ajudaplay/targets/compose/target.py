@@ -12,7 +12,7 @@ makes the revision record agree with what runs (reconcile.py).
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ajudaplay.errors import TargetError
 from ajudaplay.outcomes import FetchOutcome, LogLines, Outcome, UploadOutcome, to_result
@@ -23,6 +23,7 @@ from ajudaplay.targets.compose.cli import ComposeProject
 from ajudaplay.targets.compose.session import Session
 from ajudaplay.targets.compose.settings import ComposeSettings
 from ajudaplay.targets.host import HostTarget
+from ajudaplay.targets.volumes import ServiceVolumes
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -43,7 +44,7 @@ O = TypeVar("O", bound=Outcome)
 C = TypeVar("C", "ConfigOutcome", "SecretOutcome")
 
 
-class ComposeTarget(ServiceOps, ServiceData, HostTarget):
+class ComposeTarget(ServiceOps, ServiceData, ServiceVolumes, HostTarget):
     """Docker Compose (v2 `docker compose` or v1 `docker-compose`) on `@local` or SSH."""
 
     kind = "compose"
@@ -179,6 +180,12 @@ class ComposeTarget(ServiceOps, ServiceData, HostTarget):
         from ajudaplay.targets.compose import environment
 
         return self._act(ctx, service, lambda sess, svc: environment.environment(sess, ctx, svc))
+
+    # the volumes the service mounts (disk: ServiceVolumes): compose/storage.py ------
+    def volumes(self, ctx: StepContext, service: str) -> list[dict[str, Any]]:
+        from ajudaplay.targets.compose import storage
+
+        return storage.volumes(self.session(ctx), ctx, self.settings.service(service))
 
     # the service's files (database verbs): compose/workspace.py ---------------------
     def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:

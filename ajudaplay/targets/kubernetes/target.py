@@ -7,7 +7,7 @@ concern (rollouts, scaling, configdata, certificates, observe, lease, workspace)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ajudaplay.errors import LockInfo
 from ajudaplay.locks import LockHolder
@@ -15,6 +15,7 @@ from ajudaplay.outcomes import FetchOutcome, LogLines, UploadOutcome, to_result
 from ajudaplay.targets.base import CertificateRequest, Lockable, ServiceData, ServiceOps, StepContext, Target
 from ajudaplay.targets.kubernetes.api import ConnectionSettings, Kube, connect
 from ajudaplay.targets.kubernetes.services import ServiceRef, resolve
+from ajudaplay.targets.volumes import ServiceVolumes
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ajudaplay.targets.workspace import Workspace
 
 
-class KubernetesTarget(ServiceOps, ServiceData, Lockable, Target):
+class KubernetesTarget(ServiceOps, ServiceData, ServiceVolumes, Lockable, Target):
     """One namespace of one cluster (kubeconfig context or in-cluster), with its services' objects."""
 
     kind = "kubernetes"
@@ -180,6 +181,12 @@ class KubernetesTarget(ServiceOps, ServiceData, Lockable, Target):
         from ajudaplay.targets.kubernetes import environment
 
         return to_result(environment.environment(self.kube, ctx, self.ref(service)))
+
+    # the PVCs the service mounts (disk: ServiceVolumes): kubernetes/storage.py ----------------------
+    def volumes(self, ctx: StepContext, service: str) -> list[dict[str, Any]]:
+        from ajudaplay.targets.kubernetes import storage
+
+        return storage.volumes(self.kube, ctx, self.ref(service))
 
     # the service's files (database verbs) ----------------------------------------------------------
     def live_workspace(self, ctx: StepContext, service: str) -> AbstractContextManager[Workspace]:
