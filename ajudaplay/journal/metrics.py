@@ -154,35 +154,44 @@ def _classify(moves: list[Move]) -> None:
 
 
 def compute(moves: Iterable[Move], failure_window: float = 3600.0) -> dict[tuple[str, str], ServiceMetrics]:
-    """(environment, service) -> its numbers; see docs/metrics.md for each rule."""
+    """(environment, service) -> its numbers; see docs/metrics.md for each rule.
+
+    A rollback is charged to the latest deploy on its own target (an environment may run the service
+    on several targets, each deployed and rolled back by the same run). The service is down from the
+    first failed deploy on any of its targets until every target that failed has had a good move since.
+    """
     per: dict[tuple[str, str], list[Move]] = defaultdict(list)
     for move in sorted(moves, key=lambda m: (m.started, m.ended)):
         per[(move.environment, move.service)].append(move)
     out: dict[tuple[str, str], ServiceMetrics] = {}
     for key, history in sorted(per.items()):
         m = out[key] = ServiceMetrics()
-        last_deploy: Move | None = None
-        down_since: float | None = None
+        last_deploy: dict[str, Move] = {}  # target -> its latest deploy not yet charged
+        down: set[str] = set()  # targets whose last deploy failed and that had no good move since
+        down_since = 0.0
         for move in history:
             if move.kind == "deploy":
                 m.deployments[move.outcome] += 1
                 if move.undone:
                     m.failed_changes += 1
-                    last_deploy = None  # already counted: a later rollback is not charged to it again
+                    last_deploy.pop(move.target, None)  # counted: a later rollback is not charged to it again
                 else:
-                    last_deploy = move
+                    last_deploy[move.target] = move
                 if move.outcome == "succeeded":
                     m.last_success = move.ended
             else:
                 m.rollbacks += 1
-                if last_deploy is not None and move.started - last_deploy.ended <= failure_window:
+                charged = last_deploy.pop(move.target, None)
+                if charged is not None and move.started - charged.ended <= failure_window:
                     m.failed_changes += 1
-                last_deploy = None
-            if move.ok and down_since is not None:
-                m.restores.append(max(0.0, move.ended - down_since))
-                down_since = None
-            elif not move.ok and move.kind == "deploy" and down_since is None:
-                down_since = move.started
+            if move.ok and move.target in down:
+                down.discard(move.target)
+                if not down:
+                    m.restores.append(max(0.0, move.ended - down_since))
+            elif not move.ok and move.kind == "deploy":
+                if not down:
+                    down_since = move.started
+                down.add(move.target)
     return out
 
 

@@ -20,12 +20,12 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from ajudaplay.errors import InvalidInput
-from ajudaplay.journal.metrics import ServiceMetrics, compute, read_moves, render
+from ajudaplay.journal.metrics import Move, ServiceMetrics, compute, read_moves, render
 from ajudaplay.metrics_command import main, parse_address, parse_window
 from tests.cli.conftest import ROOT, Project
 from tests.infra.prometheus.server import PrometheusError, PrometheusServer, static_job
@@ -59,24 +59,29 @@ class Journaled:
 
 @pytest.fixture(scope="module")
 def journaled(tmp_path_factory: pytest.TempPathFactory) -> Journaled:
-    """Seven real runs; environment "test" (targets t1, t2) and "other" (t1). What each leaves:
+    """Eight real runs; environment "test" (targets t1, t2) and "other" (t1). What each leaves:
 
     1. deploy app:2 on t1                    -> deploy succeeded
     2. deploy app:bad on t1 (atomic)         -> deploy rolled_back (the fake's unhealthy image, undone)
     3. deploy app:bad on t1, atomic=false    -> deploy failed (the step fails)
     4. deploy app:2 on t2                    -> deploy failed (t2's `status` fails after the deploy step)
-    5. deploy app:3 then roll back on t1     -> deploy succeeded (restores: 5's end - 2's start), rollback
-    6. deploy app:9 --check                  -> nothing (check mode)
-    7. deploy app:2 in "other"               -> deploy succeeded there
+    5. deploy app:3 then roll back on t1     -> deploy succeeded, rollback (t1 is back, t2 is not)
+    6. deploy app:2 on t2, status fixed      -> deploy succeeded: restored (6's end - 2's start)
+    7. deploy app:9 --check                  -> nothing (check mode)
+    8. deploy app:2 in "other"               -> deploy succeeded there
     """
     project = Project(tmp_path_factory.mktemp("delivery"))
     project.state.mkdir()
-    fake = {"state_dir": str(project.state), "images": {"api": "app:1"}, "unhealthy_images": ["app:bad"]}
-    for env, targets in (("test", {"t1": fake, "t2": {**fake, "fail_on": ["status"]}}), ("other", {"t1": fake})):
+    fake: dict[str, Any] = {"state_dir": str(project.state), "images": {"api": "app:1"}, "unhealthy_images": ["app:bad"]}
+
+    def inventory(env: str, targets: dict[str, dict[str, Any]]) -> None:
         lines = ["targets:"]
         for name, conf in targets.items():
             lines += [f"  {name}:", f"    fake: {json.dumps(conf)}", "    services: {api: {}}"]
         project.write(f"inventory/{env}.yml", "\n".join(lines) + "\n")
+
+    inventory("test", {"t1": fake, "t2": {**fake, "fail_on": ["status"]}})
+    inventory("other", {"t1": fake})
     project.write("both.yml", DEPLOY.read_text() + "\n" + ROLLBACK.read_text())
     j = Journaled(project)
     test = ("-i", "inventory/test.yml")
@@ -86,9 +91,12 @@ def journaled(tmp_path_factory: pytest.TempPathFactory) -> Journaled:
         ((str(DEPLOY), *test, "-l", "t1", "-e", "image=app:bad", "-e", "atomic=false"), 2),
         ((str(DEPLOY), *test, "-l", "t2", "-e", "image=app:2"), 2),
         (("both.yml", *test, "-l", "t1", "-e", "image=app:3"), 0),
+        ((str(DEPLOY), *test, "-l", "t2", "-e", "image=app:2"), 0),
         ((str(DEPLOY), *test, "-l", "t1", "-e", "image=app:9", "--check"), 0),
         ((str(DEPLOY), "-i", "inventory/other.yml", "-e", "image=app:2"), 0),
     ):
+        if args == (str(DEPLOY), *test, "-l", "t2", "-e", "image=app:2") and code == 0:
+            inventory("test", {"t1": fake, "t2": fake})  # run 6: t2's status answers again
         done = j.run(*args)
         assert done.returncode == code, (args, done.stdout, done.stderr)
     return j
@@ -108,22 +116,22 @@ def test_the_numbers_of_real_runs(journaled: Journaled) -> None:
     metrics = compute(read_moves(journaled.path, "test"))
     assert list(metrics) == [("test", "api")]
     m = metrics[("test", "api")]
-    assert m.deployments == {"succeeded": 2, "failed": 2, "rolled_back": 1}
+    assert m.deployments == {"succeeded": 3, "failed": 2, "rolled_back": 1}
     assert m.rollbacks == 1
     assert m.failed_changes == 2  # run 2's undo, run 5's deploy rolled back at once
     undone_start, _ = journaled.step("Deploy the service", 1)
-    _, restored_end = journaled.step("Deploy the service", 4)
+    _, restored_end = journaled.step("Deploy the service", 5)
     assert m.restores == [pytest.approx(restored_end - undone_start)]
     assert m.last_success == pytest.approx(restored_end)
 
     text = render(metrics)
     got = samples(text)
     base = 'environment="test",service="api"'
-    assert got[f'ajudaplay_deployments_total{{{base},outcome="succeeded"}}'] == 2
+    assert got[f'ajudaplay_deployments_total{{{base},outcome="succeeded"}}'] == 3
     assert got[f'ajudaplay_deployments_total{{{base},outcome="failed"}}'] == 2
     assert got[f'ajudaplay_deployments_total{{{base},outcome="rolled_back"}}'] == 1
     assert got[f"ajudaplay_rollbacks_total{{{base}}}"] == 1
-    assert got[f"ajudaplay_change_failure_ratio{{{base}}}"] == pytest.approx(0.4)
+    assert got[f"ajudaplay_change_failure_ratio{{{base}}}"] == pytest.approx(2 / 6)
     assert got[f"ajudaplay_time_to_restore_seconds_count{{{base}}}"] == 1
     assert got[f'ajudaplay_time_to_restore_seconds_bucket{{{base},le="+Inf"}}'] == 1
     assert got[f"ajudaplay_last_successful_deploy_timestamp_seconds{{{base}}}"] == pytest.approx(restored_end)
@@ -146,7 +154,7 @@ def test_every_environment_without_filter_and_promtool_accepts_it(journaled: Jou
     text = capsys.readouterr().out
     got = samples(text)
     assert got['ajudaplay_deployments_total{environment="other",service="api",outcome="succeeded"}'] == 1
-    assert got['ajudaplay_deployments_total{environment="test",service="api",outcome="succeeded"}'] == 2
+    assert got['ajudaplay_deployments_total{environment="test",service="api",outcome="succeeded"}'] == 3
     promtool(text)
 
 
@@ -257,10 +265,10 @@ def test_prometheus_scrapes_serve_and_promql_answers(journaled: Journaled,
         pytest.fail(str(exc), pytrace=False)
     try:
         prometheus.scrape(static_job("ajudaplay", url.split("/")[2]))
-        prometheus.wait_for('sum(ajudaplay_deployments_total{environment="test"})', lambda v: v == 5)
+        prometheus.wait_for('sum(ajudaplay_deployments_total{environment="test"})', lambda v: v == 6)
         answers: dict[str, float] = {
             'ajudaplay_deployments_total{environment="test",outcome="rolled_back"}': 1,
-            'ajudaplay_change_failure_ratio{environment="test",service="api"}': 0.4,
+            'ajudaplay_change_failure_ratio{environment="test",service="api"}': 2 / 6,
             'ajudaplay_rollbacks_total{environment="test"}': 1,
             'ajudaplay_time_to_restore_seconds_count{environment="test"}': 1,
             'histogram_quantile(1, ajudaplay_time_to_restore_seconds_bucket{environment="test"})': 10,
@@ -269,8 +277,8 @@ def test_prometheus_scrapes_serve_and_promql_answers(journaled: Journaled,
             assert prometheus.value(promql) == pytest.approx(expected), promql
         by_env = {r["metric"]["environment"]: float(r["value"][1])
                   for r in prometheus.query('sum by (environment) (ajudaplay_deployments_total{outcome="succeeded"})')}
-        assert by_env == {"test": 2, "other": 1}
-        _, restored_end = journaled.step("Deploy the service", 4)
+        assert by_env == {"test": 3, "other": 1}
+        _, restored_end = journaled.step("Deploy the service", 5)
         last = prometheus.value('ajudaplay_last_successful_deploy_timestamp_seconds{environment="test"}')
         assert last is not None and math.isclose(last, restored_end, abs_tol=1e-3)
 
@@ -301,3 +309,25 @@ def test_image_changes_of_every_mode_s_diff() -> None:
     assert _image_changes("api image: - -> a:1; worker image: w:1 -> w:2") == {"api": (None, "a:1"),
                                                                                "worker": ("w:1", "w:2")}
     assert _image_changes("api image (recorded): a:1 -> a:2; api replicas: 1 -> 2; api restartedAt: - -> x") == {}
+
+
+def _move(target: str, at: float, kind: str = "deploy", outcome: str = "succeeded") -> Move:
+    status = "changed" if outcome == "succeeded" else "failed"
+    move = Move("prod", "api", target, f"run{at}", "a:1", "a:2", at, at + 1, status, outcome == "rolled_back")
+    move.kind, move.outcome = kind, outcome  # type: ignore[assignment]
+    return move
+
+
+def test_several_targets_each_rollback_charged_to_its_own_deploy_and_restore_when_all_are_back() -> None:
+    """One environment with the service on two targets (two clusters): a run deploys both, both fail, one
+    run rolls both back. Cheap: Move rows as read_moves makes them, no journal."""
+    moves = [_move("k1", 0, outcome="failed"), _move("k2", 1, outcome="failed"),
+             _move("k1", 10, "rollback"), _move("k2", 20, "rollback")]
+    m = compute(moves)[("prod", "api")]
+    assert m.deployments == {"succeeded": 0, "failed": 2, "rolled_back": 0}
+    assert m.rollbacks == 2 and m.failed_changes == 2
+    assert m.restores == [21.0]  # from the first failure (0) to the end of the last target's rollback (21)
+    again = compute([_move("k1", 0, outcome="rolled_back"), _move("k1", 5, "rollback"), _move("k1", 100),
+                     _move("k1", 200, "rollback")], failure_window=60)[("prod", "api")]
+    assert again.failed_changes == 1  # the undo; its rollback is not charged again; 200 is past the window
+    assert again.restores == [6.0] and again.last_success == 101
