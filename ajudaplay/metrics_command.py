@@ -20,7 +20,7 @@ from ajudaplay.exitcodes import ExitCode
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
 
-__all__ = ["add_parser", "parse_address", "parse_window", "run", "text"]
+__all__ = ["add_parser", "environment_name", "parse_address", "parse_window", "run", "text"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s))+$")
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "metrics", help="delivery metrics from the journal (Prometheus text format), printed or served")
     parser.add_argument("-i", "--inventory", metavar="ENV",
-                        help="only runs of this environment (the inventory name runs were journaled with)")
+                        help="only runs of this environment (its inventory name; a path to the file means its name)")
     parser.add_argument("--journal", type=Path, metavar="PATH",
                         help="journal file (default $AJUDAPLAY_JOURNAL or ~/.local/state/ajudaplay/journal.sqlite)")
     parser.add_argument("--failure-window", default="1h", metavar="DURATION",
@@ -85,6 +85,13 @@ def text(journal: Path, environment: str | None, window: float) -> str:
     return render(compute(read_moves(journal, environment), window))
 
 
+def environment_name(value: str | None) -> str | None:
+    """`-i prod` -> prod; `-i inventory/prod.yml` -> prod too: runs are journaled with the file's stem."""
+    if not value:
+        return None
+    return Path(value).stem if "/" in value or value.endswith((".yml", ".yaml")) else value
+
+
 def _journal_path(args: argparse.Namespace) -> Path:
     from ajudaplay.journal import default_path
 
@@ -96,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     """The command body; InvalidInput / JournalError are reported by cli.main as for `history`."""
     window = parse_window(getattr(args, "failure_window", "1h") or "1h")
     journal = _journal_path(args)
-    environment = getattr(args, "inventory", None) or None
+    environment = environment_name(getattr(args, "inventory", None))
     address = getattr(args, "serve", None)
     if address is None:
         sys.stdout.write(text(journal, environment, window))

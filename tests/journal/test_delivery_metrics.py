@@ -331,3 +331,10 @@ def test_several_targets_each_rollback_charged_to_its_own_deploy_and_restore_whe
                      _move("k1", 200, "rollback")], failure_window=60)[("prod", "api")]
     assert again.failed_changes == 1  # the undo; its rollback is not charged again; 200 is past the window
     assert again.restores == [6.0] and again.last_success == 101
+
+
+def test_an_inventory_path_means_its_name(journaled: Journaled, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-i", "inventory/other.yml", "--journal", str(journaled.path)]) == 0
+    got = samples(capsys.readouterr().out)
+    assert got['ajudaplay_deployments_total{environment="other",service="api",outcome="succeeded"}'] == 1
+    assert not [k for k in got if 'environment="test"' in k]
