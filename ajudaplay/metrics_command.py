@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--failure-window", default="1h", metavar="DURATION",
                         help="a deploy followed by a rollback within this time is a failed change (default 1h)")
     parser.add_argument("--serve", metavar="ADDRESS",
-                        help="serve http://ADDRESS/metrics (HOST:PORT, :PORT for every interface) until Ctrl-C")
+                        help="serve http://ADDRESS/metrics (HOST:PORT, :PORT for every IPv4 interface) until Ctrl-C or SIGTERM")
     return parser
 
 
@@ -61,7 +61,7 @@ def parse_window(value: str) -> float:
 
 def parse_address(value: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT or :PORT (every interface) -> (host, port); InvalidInput otherwise."""
-    hint = "give HOST:PORT, e.g. --serve 127.0.0.1:9464, or :9464 for every interface"
+    hint = "give HOST:PORT, e.g. --serve 127.0.0.1:9464, or :9464 for every IPv4 interface"
     text = value.strip()
     host, sep, port_text = text.rpartition(":")
     if not sep or not port_text.isdigit():
@@ -117,13 +117,34 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"ajudaplay: serving delivery metrics of {journal} at http://{shown}:{bound_port}/metrics "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
+    restore = _stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         print("ajudaplay: metrics server stopped", file=sys.stderr)
     finally:
+        restore()
         server.server_close()
     return int(ExitCode.OK)
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (a service manager's stop) ends the server like Ctrl-C; returns the restorer."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _server(host: str, port: int, body: Callable[[], str]) -> ThreadingHTTPServer:

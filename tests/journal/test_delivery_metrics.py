@@ -299,6 +299,14 @@ def test_prometheus_scrapes_serve_and_promql_answers(journaled: Journaled,
     assert "stopped" in rest and "Traceback" not in rest
 
 
+def test_sigterm_stops_the_server_cleanly(served: tuple[subprocess.Popen[str], str]) -> None:
+    proc, url = served
+    assert get(url)[0] == 200
+    proc.terminate()
+    assert proc.wait(10) == 0
+    assert proc.stderr is not None and "stopped" in proc.stderr.read()
+
+
 def test_image_changes_of_every_mode_s_diff() -> None:
     """The diff shapes deploy and rollback write: Kubernetes' undo (two image changes), its rollback (a revision
     change first), a step moving two services, and changes that are not image moves."""
