@@ -40,7 +40,7 @@ ARGS = ["-e", f"clean_path={LOGS}", "-e", "clean_keep_last=1", "-e", "threshold=
 
 @pytest.fixture(scope="module")
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> ComposeDb:  # noqa: F811
-    service = start_project(request, tmp_path_factory.mktemp("storage"), "local")  # type: ignore[arg-type]
+    service = start_project(request, tmp_path_factory.mktemp("storage"), "local")
     inventory = json.loads(service.inventory.read_text())
     inventory["targets"]["box"]["services"]["api"]["cleanup_command"] = "touch /app/data/script-ran && echo cleaned"
     service.inventory.write_text(json.dumps(inventory))
