@@ -110,6 +110,9 @@ def build_parser() -> Parser:
     backups.add_argument("--service", metavar="SERVICE", help="only this service's databases")
     backups.add_argument("--output", choices=("console", "json"), default="console", help="a table, or JSON")
 
+    from ajudaplay.metrics_command import add_parser as add_metrics_parser
+    add_metrics_parser(sub)
+
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"))
 
@@ -446,6 +449,12 @@ def cmd_backups(args: argparse.Namespace, registry_factory: RegistryFactory) -> 
     return list_backups(args, registry_factory)
 
 
+def cmd_metrics(args: argparse.Namespace, registry_factory: RegistryFactory) -> int:
+    """`ajudaplay metrics`: delivery metrics from the journal (ajudaplay/metrics_command.py, imported only here)."""
+    from ajudaplay.metrics_command import run as metrics
+    return metrics(args)
+
+
 COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = MappingProxyType({
     "run": cmd_run,
     "validate": cmd_validate,
@@ -455,6 +464,7 @@ COMMANDS: Mapping[str, Callable[[argparse.Namespace, RegistryFactory], int]] = M
     "unlock": cmd_unlock,
     "inventory": cmd_inventory,
     "backups": cmd_backups,
+    "metrics": cmd_metrics,
     "completion": cmd_completion,
     "man": cmd_man,
 })
