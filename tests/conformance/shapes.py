@@ -41,7 +41,8 @@ MEASURED: dict[str, Spec] = {"cpu_millicores": NUMBER, "memory_bytes": int, "cpu
                              "memory_percent": (*NUMBER, None)}
 USAGE: dict[str, Spec] = {"service": str, "pods": [{"pod": str, "container": str, **MEASURED}],
                           "totals": {"cpu_millicores": NUMBER, "memory_bytes": int}, "missing": [str], "source": str}
-LOGS: dict[str, Spec] = {"service": str, "lines": [str], "count": int, "previous": bool}
+LOGS: dict[str, Spec] = {"service": str, "lines": [str], "count": int, "previous": bool, "sources": dict,
+                         "patterns": [dict]}
 COPY: dict[str, Spec] = {"src": str, "dest": str, "size": int, "sha256": str, "files": int, "where": str}
 EXEC: dict[str, Spec] = {"rc": int, "stdout": str, "stderr": str, "stdout_lines": [str], "stderr_lines": [str],
                          "cmd": str}
