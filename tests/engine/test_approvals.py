@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -62,11 +62,39 @@ def project(tmp_path: Path) -> Project:
     return p
 
 
+@pytest.fixture
+def terminal(project: Project) -> Iterator[Callable[..., Terminal]]:
+    """Start the CLI on a pseudo-terminal; a run a failed test left waiting is killed at teardown."""
+    started: list[Terminal] = []
+
+    def start(*args: str) -> Terminal:
+        started.append(Terminal(project, *args))
+        return started[-1]
+
+    yield start
+    for term in started:
+        if term.proc.poll() is None:
+            term.proc.kill()
+            term.proc.wait(10)
+
+
 def no_terminal(project: Project, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """The CLI with stdin from /dev/null and its output on pipes: nobody to ask."""
     with open("/dev/null") as devnull:
         return subprocess.run(project.cmd(*args), cwd=project.root, env=project.env(), stdin=devnull,
                               capture_output=True, text=True, timeout=timeout)
+
+
+def finished(term: Terminal, timeout: float = 20) -> int:
+    """`Terminal.finish` with a deadline: a run still waiting for an answer fails the test instead of hanging it."""
+    deadline = time.monotonic() + timeout
+    while term.proc.poll() is None:
+        if time.monotonic() > deadline:
+            term.proc.kill()
+            term.finish()
+            pytest.fail(f"the run still waits after {timeout:g}s:\n{term.seen}")
+        term.read_until(re.compile(r"\Z\x01"), timeout=0.5)
+    return term.finish()
 
 
 def deploys(project: Project) -> list[str]:
@@ -112,8 +140,8 @@ def test_without_a_terminal_the_step_fails_at_once_and_nothing_after_it_runs(pro
     assert deploys(project) == []
 
 
-def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project: Project) -> None:
-    term = Terminal(project, "run", "deploy.yml", "-i", "test")
+def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project: Project, terminal: Callable[..., Terminal]) -> None:
+    term = terminal("run", "deploy.yml", "-i", "test")
     assert term.read_until(QUESTION) is not None, term.seen
     shown = term.seen
     assert re.search(r"the rest of the play on [ab]:\s+- deploy api \[deploy\]\s+- each \[confirm\]\s+"
@@ -124,7 +152,7 @@ def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project
         assert term.read_until(QUESTION) is not None, term.seen
         term.answer("yes")
     assert term.read_until(QUESTION, timeout=1) is None
-    code = term.finish()
+    code = finished(term)
     assert code == 0, term.seen
     assert term.seen.count("Go on here?") == 2
     assert term.seen.count("Deploy api to production?") == 1  # asked once for both targets
@@ -132,11 +160,11 @@ def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project
     assert deploys(project) == ["a", "b"]
 
 
-def test_a_terminal_no_fails_every_waiting_target_and_stops_the_play(project: Project) -> None:
-    term = Terminal(project, "run", "deploy.yml", "-i", "test")
+def test_a_terminal_no_fails_every_waiting_target_and_stops_the_play(project: Project, terminal: Callable[..., Terminal]) -> None:
+    term = terminal("run", "deploy.yml", "-i", "test")
     assert term.read_until(QUESTION) is not None, term.seen
     term.answer("n")
-    code = term.finish()
+    code = finished(term)
     assert code == 2, term.seen
     assert len(re.findall(r"failed: \[[ab]\] not confirmed by \S+ on the terminal: Deploy api to production\?",
                           term.seen)) == 2
@@ -178,11 +206,11 @@ def test_pause_for_enter_without_a_terminal_fails_unless_yes(project: Project) -
     assert "ran after" in done.stdout
 
 
-def test_pause_for_enter_on_a_terminal_waits_for_one_enter(project: Project) -> None:
-    term = Terminal(project, "run", "enter.yml", "-i", "test")
+def test_pause_for_enter_on_a_terminal_waits_for_one_enter(project: Project, terminal: Callable[..., Terminal]) -> None:
+    term = terminal("run", "enter.yml", "-i", "test")
     assert term.read_until(re.compile(r"check the dashboard \(press Enter to continue\) ")) is not None, term.seen
     assert "ran after" not in term.seen
     term.answer("")
-    assert term.finish() == 0, term.seen
+    assert finished(term) == 0, term.seen
     assert re.search(r"ok: \[[ab]\] resumed by \S+ on the terminal \(once for every target\)", term.seen)
     assert term.seen.count("ran after") == 2
