@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext
     from ajudaplay.targets.base import Result
 
-__all__ = ["register", "parse_df", "parse_du", "parse_listing", "plan_removal", "older_than_minutes", "safe_path"]
+__all__ = ["register", "mount_point", "parse_df", "parse_du", "parse_listing", "plan_removal", "older_than_minutes", "safe_path"]
 
 _DF = re.compile(r"^(?P<fs>.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+(?P<pct>\d+|-)%?\s+(?P<mount>/.*)$")
 _AGE = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
@@ -34,7 +34,9 @@ _AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 BATCH = 200  # paths per removal exec: well under any ARG_MAX
 
 # df of the filesystem, then du of the path; markers split the two answers, stderr says what failed.
-_DISK = 'df -P -k "$1"; echo "@@ajudaplay-rc $?"; echo "@@ajudaplay-du"; du -s -k "$1"; echo "@@ajudaplay-rc $?"'
+# /proc/self/mounts names the mount point: df's column can name another bind mount of the same device.
+_DISK = ('df -P -k "$1"; echo "@@ajudaplay-rc $?"; echo "@@ajudaplay-du"; du -s -k "$1"; echo "@@ajudaplay-rc $?"; '
+         'echo "@@ajudaplay-mounts"; cat /proc/self/mounts 2>/dev/null; true')
 
 # $1 = root; the rest are find predicates (-name GLOB, -mmin +N) as separate words.
 # The root must be its own real path (no symlink on the way). One line per match:
@@ -166,6 +168,20 @@ def parse_df(text: str) -> dict[str, Any] | None:
             "percent": percent, "mount": match["mount"].strip()}
 
 
+def mount_point(mounts: str, path: str) -> str | None:
+    """The longest mount point in /proc/mounts text that holds `path` (octal escapes like \\040 decoded)."""
+    best: str | None = None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+        holds = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
+        if holds and (best is None or len(point) > len(best)):
+            best = point
+    return best
+
+
 def parse_du(text: str) -> int | None:
     """`du -s -k PATH` -> kilobytes (the last line's first field); None if unreadable."""
     for line in reversed([line for line in text.splitlines() if line.strip()]):
@@ -186,11 +202,13 @@ def run_disk(ctx: ActionContext, args: Any) -> Result:
     service, path = _service("disk", a), safe_path("disk", a.get("path"))
     out = _exec(ctx, "disk", service, ["sh", "-c", _DISK, "ajudaplay-disk", path], _timeout("disk", a))
     stdout, stderr = str(out.get("stdout") or ""), str(out.get("stderr") or "")
-    df_text, _, du_text = stdout.partition("@@ajudaplay-du")
+    df_text, _, rest = stdout.partition("@@ajudaplay-du")
+    du_text, _, mounts = rest.partition("@@ajudaplay-mounts")
     fs = parse_df(df_text.split("@@ajudaplay-rc")[0])
     if fs is None:
         detail = (stderr or df_text).strip()[-300:] or f"exit status {out.get('rc')}"
         raise TargetError(f"disk: could not read the filesystem of {path} in {service}: {detail}")
+    fs["mount"] = mount_point(mounts, path) or fs["mount"]
     warnings: list[str] = []
     used_kb = parse_du(du_text.split("@@ajudaplay-rc")[0])
     if used_kb is None or "@@ajudaplay-rc 0" not in du_text:

@@ -20,7 +20,7 @@ import pytest
 
 from ajudaplay.actions.base import ActionContext
 from ajudaplay.actions.storage import (
-    older_than_minutes, parse_df, parse_du, parse_listing, plan_removal, run_cleanup, run_disk, safe_path,
+    mount_point, older_than_minutes, parse_df, parse_du, parse_listing, plan_removal, run_cleanup, run_disk, safe_path,
 )
 from ajudaplay.errors import Mark, TargetError
 from ajudaplay.inventory.model import TargetSpec
@@ -122,6 +122,11 @@ def test_df_gnu_busybox_wrapped_and_unknown_percent() -> None:
                                  "available_kb": 150, "percent": 25.0, "mount": "/mnt/nfs share"}
     assert parse_df("Filesystem 1024-blocks Used Available Capacity Mounted on\nx 100 30 10 - /d\n")["percent"] == 75.0  # type: ignore[index]
     assert parse_df("df: /nope: No such file or directory\n") is None and parse_df("") is None
+    mounts = "overlay / overlay rw 0 0\n/dev/vda /dev/termination-log ext4 rw 0 0\n/dev/vda /app/data ext4 rw 0 0\n" \
+             "/dev/vdb /srv/my\\040files ext4 rw 0 0\n"
+    assert (mount_point(mounts, "/app/data/logs"), mount_point(mounts, "/app/database"), mount_point(mounts, "/app/data")) == \
+        ("/app/data", "/", "/app/data")
+    assert mount_point(mounts, "/srv/my files/x") == "/srv/my files" and mount_point("", "/x") is None
     assert parse_du("du: cannot read 'x'\n1234\t/app/data\n") == 1234 and parse_du("nothing") is None
 
 
