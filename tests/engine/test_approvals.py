@@ -214,3 +214,39 @@ def test_pause_for_enter_on_a_terminal_waits_for_one_enter(project: Project, ter
     assert finished(term) == 0, term.seen
     assert re.search(r"ok: \[[ab]\] resumed by \S+ on the terminal \(once for every target\)", term.seen)
     assert term.seen.count("ran after") == 2
+
+
+def test_what_follows_skips_rescues_and_tasks_the_tags_leave_out(tmp_path: Path) -> None:
+    """engine/step.py's `following_tasks` (StepContext.following), on a loaded playbook: no run needed."""
+    from types import SimpleNamespace
+
+    from ajudaplay.actions.base import default_registry
+    from ajudaplay.engine.step import following_tasks
+    from ajudaplay.playbook.loader import load_playbook
+
+    path = tmp_path / "p.yml"
+    path.write_text("""\
+- name: p
+  hosts: all
+  tags: [all-of-it]
+  tasks:
+    - {name: first, debug: {msg: x}, tags: [deploy]}
+    - {name: ask, confirm: {prompt: "go?"}, tags: [deploy]}
+    - block:
+        - {name: inner, debug: {msg: x}, tags: [deploy], when: "x == 1"}
+      rescue:
+        - {name: on failure, debug: {msg: x}, tags: [deploy]}
+      always:
+        - {name: finally, debug: {msg: x}, tags: [deploy]}
+    - {name: not tagged, debug: {msg: x}}
+""")
+    play = load_playbook(path, default_registry()).plays[0]
+    ask = play.tasks[1]
+    rc: Any = SimpleNamespace(options=SimpleNamespace(tags=["deploy"], skip_tags=[]))
+    assert following_tasks(rc, play, ask) == [
+        {"name": "inner", "action": "debug", "when": "x == 1"},
+        {"name": "finally", "action": "debug", "when": ""},
+    ]
+    rc.options.tags = []
+    assert [t["name"] for t in following_tasks(rc, play, ask)] == ["inner", "finally", "not tagged"]
+    assert following_tasks(rc, play, play.tasks[-1]) == []
