@@ -32,6 +32,7 @@ _DF = re.compile(r"^(?P<fs>.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)
 _AGE = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 BATCH = 200  # paths per removal exec: well under any ARG_MAX
+MAX_CHANGES = 50  # removed files listed one by one in the step's diff; the rest counted
 
 # df of the filesystem, then du of the path; markers split the two answers, stderr says what failed.
 # /proc/self/mounts names the mount point: df's column can name another bind mount of the same device.
@@ -291,7 +292,7 @@ def _run_command(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
         raise TargetError(f"cleanup: no `path` given and the inventory names no cleanup_command for {service} "
                           f"on target {ctx.target.name!r} (services.{service}.cleanup_command)")
     data: dict[str, Any] = {"service": service, "command": command, "removed": [], "kept": [], "freed_bytes": None,
-                            "skipped": [], "check": ctx.step.check}
+                            "skipped_files": [], "check": ctx.step.check}
     change = Change(f"{service} cleanup", None, command)
     if ctx.step.check:
         return Result(changed=True, data=data, msg=f"would run {command!r} in {service}", changes=[change])
@@ -321,7 +322,7 @@ def _run_files(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
         raise TargetError(f"cleanup: could not list {path} in {service}: {detail}")
     remove, kept = plan_removal(files, keep)
     data: dict[str, Any] = {"service": service, "path": path, "removed": [], "kept": [f["path"] for f in kept],
-                            "freed_bytes": 0, "skipped": skipped, "check": ctx.step.check,
+                            "freed_bytes": 0, "skipped_files": skipped, "check": ctx.step.check,
                             "candidates": [f["path"] for f in remove]}
     if ctx.step.check:
         data["removed"] = [f["path"] for f in remove]  # what would go
@@ -343,6 +344,8 @@ def _run_files(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
     if ctx.step.diff or ctx.step.check:
         shown = "\n".join(f"  {'would remove' if ctx.step.check else 'removed'} {p}" for p in data["removed"])
         msg = msg + ("\n" + shown if shown and ctx.step.diff else "")
-    changes = [Change(f"{service} {p}", "file", None) for p in data["removed"]]
+    changes = [Change(f"{service} {p}", "file", None) for p in data["removed"][:MAX_CHANGES]]
+    if count > MAX_CHANGES:  # the journal's diff summary stays short; `removed` has them all
+        changes.append(Change(f"{service} {count - MAX_CHANGES} more file(s) under {path}", "files", None))
     warnings = [f"skipped {s['path']}: {s['reason']}" for s in skipped]
     return Result(changed=bool(count), data=data, msg=msg, changes=changes, warnings=warnings)

@@ -72,9 +72,10 @@ def test_disk_lists_the_volume_and_a_dry_run_removes_nothing(db: ComposeDb) -> N
     dry = run.data("What cleanup would remove (dry run; -e clean=true removes)")
     assert sorted(dry["removed"]) == [f"{LOGS}/old1.log", f"{LOGS}/old2.log", f"{LOGS}/sub/old4.log"], dry
     assert dry["kept"] == [f"{LOGS}/old3.log"] and dry["freed_bytes"] == 2500 and dry["check"] is True
-    assert dry["skipped"] == [{"path": f"{LOGS}/link.log", "reason": "symlink: never followed, never removed"}]
+    assert dry["skipped_files"] == [{"path": f"{LOGS}/link.log", "reason": "symlink: never followed, never removed"}]
     assert f"would remove {LOGS}/old1.log" in run.text  # -D shows the list
     assert run.status("Clean up") == "skipped"
+    assert run.data("Cleanup summary")["msg"] == f"would remove 3 file(s), 2500 bytes; left alone: {LOGS}/link.log"
     assert files(db) == before  # check mode: nothing removed
 
 

@@ -52,7 +52,7 @@ def test_disk_of_a_pvc_path_and_cleanup_on_the_node(data_service: DataService, t
 
     cleaned = run.data("Clean up")
     assert sorted(cleaned["removed"]) == [f"{LOGS}/old1.log", f"{LOGS}/old2.log"], cleaned
-    assert cleaned["skipped"] == [{"path": f"{LOGS}/link.log", "reason": "symlink: never followed, never removed"}]
+    assert cleaned["skipped_files"] == [{"path": f"{LOGS}/link.log", "reason": "symlink: never followed, never removed"}]
     assert sorted(os.listdir(data_service.host_dir / "logs")) == ["link.log", "new.log"]  # the volume, on this node
     assert data_service.exec("cat", "/tmp/outside/secret.log").decode().strip() == "keep"
     assert run.data("Disk after cleanup")["size_kb"] == disk["size_kb"]  # read again after the cleanup

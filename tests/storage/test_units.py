@@ -173,7 +173,7 @@ def test_check_mode_lists_and_removes_nothing(tools: str, tree: tuple[Path, Path
     data = cleanup(ctx, root, keep_last=1)
     assert sorted(data["removed"]) == [str(root / "a.log"), str(root / "b.log"), str(root / "sub/d.log")]
     assert data["kept"] == [str(root / "c.log")] and data["freed_bytes"] == 300 and data["check"] is True
-    assert data["skipped"] == [{"path": str(root / "link.log"), "reason": "symlink: never followed, never removed"}]
+    assert data["skipped_files"] == [{"path": str(root / "link.log"), "reason": "symlink: never followed, never removed"}]
     assert sorted(str(p) for p in root.parent.rglob("*")) == before
     assert isinstance(ctx.target, LocalExec) and len(ctx.target.argvs) == 1  # the listing only
 
@@ -202,7 +202,7 @@ def test_a_folder_swapped_for_a_symlink_after_the_listing_is_not_followed(tools:
     target.before_exec = swap
     data = cleanup(ctx, root)
     assert str(root / "sub/d.log") not in data["removed"] and bait.exists()
-    assert {"path": str(root / "sub/d.log"), "reason": "real path is outside the path"} in data["skipped"]
+    assert {"path": str(root / "sub/d.log"), "reason": "real path is outside the path"} in data["skipped_files"]
 
 
 def test_a_symlinked_path_and_a_missing_folder_are_refused(tools: str, tree: tuple[Path, Path]) -> None:
@@ -223,7 +223,7 @@ def test_pattern_is_one_word_and_odd_names_are_data(tools: str, tree: tuple[Path
     assert data["removed"] == [str(root / "$(touch pwned).log")]
     assert not (root / "pwned").exists() and not Path("pwned").exists() and (root / "line\nbreak.log").exists()
     data = cleanup(context(tools), root, pattern="line*")
-    assert data["removed"] == [] and data["skipped"][0]["reason"] == "name with a newline: not removed"
+    assert data["removed"] == [] and data["skipped_files"][0]["reason"] == "name with a newline: not removed"
 
 
 def test_disk_reads_df_and_du(tools: str, tree: tuple[Path, Path]) -> None:
@@ -247,3 +247,14 @@ def test_cleanup_command_from_the_inventory(tmp_path: Path) -> None:
     failing = {"api": {"cleanup_command": "echo nope >&2; exit 3"}}
     bad = run_cleanup(context("/usr/bin:/bin", services=failing), {"service": "api", "command": "yes"})
     assert bad.failed and "exited 3: nope" in bad.msg
+
+
+def test_many_files_are_removed_in_batches_and_the_diff_stays_short(tmp_path: Path) -> None:
+    root = tmp_path.resolve() / "many"
+    for n in range(230):
+        old(root / f"f{n:03}.log", 10, b"y")
+    ctx = context("/usr/bin:/bin")
+    result = run_cleanup(ctx, {"service": "api", "path": str(root), "older_than": "1d"})
+    assert len(result.data["removed"]) == 230 and result.data["freed_bytes"] == 230 and not any(root.iterdir())
+    assert len(result.changes) == 51 and result.changes[-1].what == f"api 180 more file(s) under {root}"
+    assert isinstance(ctx.target, LocalExec) and len(ctx.target.argvs) == 3  # the listing, then 200 + 30
