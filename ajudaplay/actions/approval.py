@@ -105,15 +105,29 @@ def _on_terminal() -> bool:
 
 # confirm ---------------------------------------------------------------------------
 
-def outlook(ctx: ActionContext, following: list[dict[str, str]]) -> str:
-    """What the question shows: the tasks the rest of the play runs on this target."""
+CHECK_RUN_WINDOW = 3600.0  # a --check run of the target this recent is shown in the question
+
+
+def last_check_run(ctx: ActionContext) -> dict[str, Any] | None:
+    """The newest `--check` run that touched this target in the last hour (the journal), if any."""
+    for run in ctx.recent_runs(ctx.target.name, time.time() - CHECK_RUN_WINDOW):
+        if run.get("check"):
+            return run
+    return None
+
+
+def outlook(ctx: ActionContext, following: list[dict[str, str]], check_run: dict[str, Any] | None) -> str:
+    """What the question shows: the tasks the rest of the play runs on this target, and what a recent
+    --check run said would change there (the journal keeps its count, `ajudaplay show` its details)."""
     where = f"on {ctx.target.name}"
-    if not following:
-        return f"nothing follows in this play {where}"
-    lines = [f"the rest of the play {where}:"]
+    lines = [f"the rest of the play {where}:" if following else f"nothing follows in this play {where}"]
     for task in following:
         condition = f"  (when {task['when']})" if task.get("when") else ""
         lines.append(f"  - {task['name']} [{task['action']}]{condition}")
+    if check_run is not None:
+        minutes = max(0, int((time.time() - float(check_run.get("started") or 0)) // 60))
+        lines.append(f"a --check run of {check_run.get('playbook')} {minutes} min ago said {check_run.get('changed')} "
+                     f"step(s) would change {where} (ajudaplay show {check_run.get('run_id')})")
     return ctx.step.redact("\n".join(lines))
 
 
@@ -127,7 +141,8 @@ def run_confirm(ctx: ActionContext, args: Any) -> Result:
         return Result(skipped=True, msg=f"would ask: {prompt} (check mode asks nothing)",
                       data={"prompt": prompt, "following": following})
     scope = "" if per_target else " (one answer for every target of this step)"
-    question = f"{outlook(ctx, following)}\n{prompt}{scope}"
+    check_run = last_check_run(ctx)
+    question = f"{outlook(ctx, following, check_run)}\n{prompt}{scope}"
 
     def ask() -> str:
         try:
@@ -143,7 +158,8 @@ def run_confirm(ctx: ActionContext, args: Any) -> Result:
         return Result(failed=True, msg=answer.refusal, data={"prompt": prompt, "confirmed": False})
     how = "" if asked else " (asked once for every target)"
     return Result(show=True, msg=f"confirmed by {answer.who}{how}",
-                  data={"prompt": prompt, "confirmed": True, "confirmed_by": answer.who, "following": following})
+                  data={"prompt": prompt, "confirmed": True, "confirmed_by": answer.who, "following": following,
+                        "check_run": None if check_run is None else check_run.get("run_id")})
 
 
 # pause -----------------------------------------------------------------------------

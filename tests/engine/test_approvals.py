@@ -98,7 +98,7 @@ def finished(term: Terminal, timeout: float = 20) -> int:
 
 
 def deploys(project: Project) -> list[str]:
-    return sorted(c["target"] for c in project.calls() if c["method"] == "deploy")
+    return sorted(c["target"] for c in project.calls() if c["method"] == "deploy" and not c["check"])
 
 
 def results(found: list[dict[str, Any]], task: str) -> dict[str, dict[str, Any]]:
@@ -141,9 +141,13 @@ def test_without_a_terminal_the_step_fails_at_once_and_nothing_after_it_runs(pro
 
 
 def test_a_terminal_yes_shows_what_follows_and_asks_once_then_per_target(project: Project, terminal: Callable[..., Terminal]) -> None:
+    preview = no_terminal(project, "run", "deploy.yml", "-i", "test", "--check", "--output", "json", timeout=20)
+    check_id = next(e["run_id"] for e in events(preview.stdout) if e["event"] == "run_start")
     term = terminal("run", "deploy.yml", "-i", "test")
     assert term.read_until(QUESTION) is not None, term.seen
     shown = term.seen
+    assert re.search(rf"a --check run of deploy.yml 0 min ago said 1 step\(s\) would change on [ab] "
+                     rf"\(ajudaplay show {check_id}\)", shown), shown
     assert re.search(r"the rest of the play on [ab]:\s+- deploy api \[deploy\]\s+- each \[confirm\]\s+"
                      r"- after \[debug\]  \(when inventory_hostname != 'zz'\)", shown), shown
     assert "Deploy api to production? (one answer for every target of this step)" in shown
