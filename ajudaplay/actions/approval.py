@@ -34,7 +34,7 @@ def register(registry: Registry) -> None:
     """Add `confirm` and `pause` to `registry`."""
     registry.register(ActionSpec("confirm", run_confirm, free_form="prompt", controller=True,
                                  description="Ask the operator before the rest of the play runs; a no stops it."))
-    registry.register(ActionSpec("pause", run_pause, controller=True,
+    registry.register(ActionSpec("pause", run_pause, free_form="prompt", controller=True,
                                  description="Wait a number of seconds, or until the operator presses Enter."))
 
 

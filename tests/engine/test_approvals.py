@@ -45,7 +45,7 @@ ENTER = """\
   hosts: all
   tasks:
     - name: hold
-      pause: {prompt: "check the dashboard"}
+      pause: "check the dashboard"  # free form: the prompt
     - {name: after, debug: {msg: ran after}}
 """
 QUESTION = re.compile(r"\[y/N\] ")
