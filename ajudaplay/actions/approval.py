@@ -47,13 +47,17 @@ class _Answer:
     refusal: str = ""  # why not: every waiting target's failure message
 
 
-_ANSWERS: dict[tuple[str, str], _Answer] = {}
+_ANSWERS: dict[tuple[str, str, str], _Answer] = {}
 _ANSWERS_LOCK = threading.Lock()
 
 
-def _answer_once(ctx: ActionContext, per_target: bool, ask: Callable[[], str]) -> tuple[_Answer, bool]:
-    """The answer for this step: asked here (True) when first or per target, else the first target's."""
-    key = (ctx.step.run_id, ctx.step.step_key)
+def _answer_once(ctx: ActionContext, prompt: str, per_target: bool, ask: Callable[[], str]) -> tuple[_Answer, bool]:
+    """The answer for this step: asked here (True) when first or per target, else the first target's.
+
+    Shared by the step's targets (and loop items) whose prompt renders to the same text: a question
+    that differs ("Deploy to {{ inventory_hostname }}?") is not answered by another one's yes.
+    """
+    key = (ctx.step.run_id, ctx.step.step_key, prompt)
     with _ANSWERS_LOCK:
         shared = None if per_target or not ctx.step.step_key else _ANSWERS.get(key)
         first = shared is None
@@ -153,7 +157,7 @@ def run_confirm(ctx: ActionContext, args: Any) -> Result:
             raise NotConfirmed(f"not confirmed: {prompt}: needs a yes, and there is no terminal to ask on; "
                                "run it from a terminal, or pass --yes to answer yes in advance") from None
 
-    answer, asked = _answer_once(ctx, per_target, ask)
+    answer, asked = _answer_once(ctx, prompt, per_target, ask)
     if answer.refusal:
         return Result(failed=True, msg=answer.refusal, data={"prompt": prompt, "confirmed": False})
     how = "" if asked else " (asked once for every target)"
@@ -196,7 +200,7 @@ def run_pause(ctx: ActionContext, args: Any) -> Result:
     if ctx.step.assume_yes:
         who = f"{ctx.step.user} (--yes)"
         return Result(show=True, msg=f"{prompt}: not waiting for Enter: --yes given", data={"prompt": prompt, "confirmed_by": who})
-    answer, asked = _answer_once(ctx, per_target, lambda: _enter(ctx, prompt))
+    answer, asked = _answer_once(ctx, prompt, per_target, lambda: _enter(ctx, prompt))
     if answer.refusal:
         return Result(failed=True, msg=answer.refusal, data={"prompt": prompt})
     how = "" if asked else " (once for every target)"

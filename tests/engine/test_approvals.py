@@ -254,3 +254,18 @@ def test_what_follows_skips_rescues_and_tasks_the_tags_leave_out(tmp_path: Path)
     rc.options.tags = []
     assert [t["name"] for t in following_tasks(rc, play, ask)] == ["inner", "finally", "not tagged"]
     assert following_tasks(rc, play, play.tasks[-1]) == []
+
+
+def test_a_prompt_that_differs_per_target_is_asked_for_each(project: Project) -> None:
+    project.write("own.yml", """\
+- name: own
+  hosts: all
+  tasks:
+    - name: own question
+      confirm: "Restart {{ inventory_hostname }}?"
+""")
+    done = no_terminal(project, "run", "own.yml", "-i", "test", "--yes", "--output", "json", timeout=20)
+    assert done.returncode == 0, done.stdout + done.stderr
+    own = results(events(done.stdout), "own question")
+    assert sorted(e["data"]["prompt"] for e in own.values()) == ["Restart a?", "Restart b?"]
+    assert not [e for e in own.values() if "asked once" in e["msg"]]  # one target's yes never answers the other's question
