@@ -192,6 +192,13 @@ def parse_du(text: str) -> int | None:
     return None
 
 
+def _human(kb: int) -> str:
+    """Kilobytes as the operator reads them: 12 KiB, 3.4 MiB, 250.1 GiB."""
+    if kb < 1024:
+        return f"{kb} KiB"
+    return f"{kb / 1024:.1f} MiB" if kb < 1024 * 1024 else f"{kb / 1024 / 1024:.1f} GiB"
+
+
 def run_disk(ctx: ActionContext, args: Any) -> Result:
     """disk: {service, path, timeout}; read-only, runs in check mode too."""
     from ajudaplay.actions.service import _args, _service
@@ -225,11 +232,11 @@ def run_disk(ctx: ActionContext, args: Any) -> Result:
     else:
         warnings.append(f"the volumes of {service} are not known on a {ctx.target.kind} target")
     data: dict[str, Any] = {"service": service, "path": path, **fs, "path_kb": used_kb, "volumes": volumes}
-    msg = (f"{path} in {service}: {fs['percent']:g}% used of {fs['size_kb'] // 1024} MiB "
-           f"({fs['available_kb'] // 1024} MiB free) on {fs['mount']}")
+    msg = (f"{path} in {service}: {fs['percent']:g}% used of {_human(fs['size_kb'])} "
+           f"({_human(fs['available_kb'])} free) on {fs['mount']}")
     if used_kb is not None:
-        msg += f"; the path holds {used_kb // 1024} MiB"
-    return Result(changed=False, data=data, msg=msg, warnings=warnings)
+        msg += f"; the path holds {_human(used_kb)}"
+    return Result(changed=False, data=data, msg=msg, warnings=warnings, show=True)
 
 
 # cleanup -------------------------------------------------------------------------------------
@@ -348,4 +355,4 @@ def _run_files(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
     if count > MAX_CHANGES:  # the journal's diff summary stays short; `removed` has them all
         changes.append(Change(f"{service} {count - MAX_CHANGES} more file(s) under {path}", "files", None))
     warnings = [f"skipped {s['path']}: {s['reason']}" for s in skipped]
-    return Result(changed=bool(count), data=data, msg=msg, changes=changes, warnings=warnings)
+    return Result(changed=bool(count), data=data, msg=msg, changes=changes, warnings=warnings, show=True)

@@ -91,8 +91,10 @@ def test_cleanup_removes_only_old_regular_files_under_the_path_then_the_script(d
             "/tmp/outside/secret.log", "/tmp/outside/deep/old.log"} <= left  # the symlinks' targets survive
     assert db.sh("cat /tmp/outside/secret.log").strip() == "secret"
 
-    script = e2e.ajudaplay_run(db.inventory, "storage.yml", *ARGS, "-e", "clean=true", "-e", "use_command=true")
-    assert script.rc == 0, script.text
+    script = e2e.ajudaplay_run(db.inventory, "storage.yml", *ARGS, "-e", "clean=true", "-e", "use_command=true",
+                               "-e", "threshold=0")  # the verdict fails: no disk is under 0% used
+    assert script.rc == 2 and script.status("Disk use is under the threshold") == "failed", script.text
+    assert f"/app/data in api is {script.data('Disk after cleanup')['percent']}% used (threshold 0%)" in script.text
     ran = script.data("Clean up")
     assert ran["command"] == "touch /app/data/script-ran && echo cleaned" and ran["stdout_lines"] == ["cleaned"]
     assert db.sh("ls /app/data/script-ran").strip() == "/app/data/script-ran"
