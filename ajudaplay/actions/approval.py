@@ -66,7 +66,7 @@ def _answer_once(ctx: ActionContext, prompt: str, per_target: bool, ask: Callabl
             _ANSWERS[key] = answer
     if first:
         try:
-            answer.who = ask()
+            answer.who = _cancellable(ctx, ask)
         except (NotConfirmed, TargetError) as exc:
             answer.refusal = str(exc)
         except BaseException:
@@ -79,6 +79,32 @@ def _answer_once(ctx: ActionContext, prompt: str, per_target: bool, ask: Callabl
         if ctx.step.cancelled():
             raise TargetError("interrupted while waiting for the answer")
     return answer, False
+
+
+def _cancellable(ctx: ActionContext, ask: Callable[[], str]) -> str:
+    """`ask()` in a worker, so Ctrl-C (the step's cancel) ends the step while a terminal read blocks.
+
+    confirm.py reads a line and cannot be told to stop: left alone, an interrupted run
+    would wait its grace period and leave the target's lock to expire. The abandoned
+    worker is a daemon; the next line typed goes to it, and nothing acts on its answer.
+    """
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["who"] = ask()
+        except BaseException as exc:  # handed to the step's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="ajudaplay-approval", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL)
+        if worker.is_alive() and ctx.step.cancelled():
+            raise TargetError("interrupted while waiting for the answer")
+    if "error" in box:
+        raise box["error"]
+    return str(box["who"])
 
 
 def _args(args: Any, free_form: str) -> dict[str, Any]:

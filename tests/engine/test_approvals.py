@@ -269,3 +269,16 @@ def test_a_prompt_that_differs_per_target_is_asked_for_each(project: Project) ->
     own = results(events(done.stdout), "own question")
     assert sorted(e["data"]["prompt"] for e in own.values()) == ["Restart a?", "Restart b?"]
     assert not [e for e in own.values() if "asked once" in e["msg"]]  # one target's yes never answers the other's question
+
+
+def test_ctrl_c_while_the_question_waits_ends_the_run_at_once(project: Project, terminal: Callable[..., Terminal]) -> None:
+    term = terminal("run", "deploy.yml", "-i", "test")
+    assert term.read_until(QUESTION) is not None, term.seen
+    started = time.monotonic()
+    term.proc.send_signal(signal.SIGINT)
+    code = finished(term)
+    assert time.monotonic() - started < 5, term.seen  # no grace period spent on a blocked terminal read
+    assert code == 130, term.seen
+    assert len(re.findall(r"interrupted: \[[ab]\] interrupted while waiting for the answer", term.seen)) == 2
+    assert "still running" not in term.seen
+    assert project.locks() == [] and deploys(project) == []
