@@ -258,3 +258,16 @@ def test_many_files_are_removed_in_batches_and_the_diff_stays_short(tmp_path: Pa
     assert len(result.data["removed"]) == 230 and result.data["freed_bytes"] == 230 and not any(root.iterdir())
     assert len(result.changes) == 51 and result.changes[-1].what == f"api 180 more file(s) under {root}"
     assert isinstance(ctx.target, LocalExec) and len(ctx.target.argvs) == 3  # the listing, then 200 + 30
+
+
+def test_compose_mounts_from_docker_inspect() -> None:
+    from ajudaplay.targets.compose.storage import parse_mounts
+
+    text = ('[{"Type":"volume","Name":"p_data","Source":"/var/lib/docker/volumes/p_data/_data","Destination":"/app/data",'
+            '"Driver":"local","RW":true},{"Type":"bind","Source":"/srv/conf","Destination":"/etc/app","RW":false},'
+            '{"Type":"tmpfs","Destination":"/run"}]\n')
+    found = parse_mounts(text, "p_api_1")
+    assert [(m["mount_path"], m["kind"], m["name"], m["read_only"]) for m in found] == [
+        ("/app/data", "volume", "p_data", False), ("/etc/app", "bind", None, True), ("/run", "tmpfs", None, False)]
+    assert found[0]["source"] == "/var/lib/docker/volumes/p_data/_data" and found[0]["container"] == "p_api_1"
+    assert parse_mounts("not json", "c") == [] and parse_mounts("null", "c") == []
