@@ -139,6 +139,6 @@ def _step_once(rc: RunContext, play: Play, task: Task, ts: TargetState, scope: S
         rc.bus.emit(
             TaskResult(
                 rc.run_id, play.name, task.name, ts.name, "failed", Result(failed=True, msg=message),
-                0.0, time.time(), handler=handler, error=message,
+                0.0, time.time(), handler=handler, error=message, action=task.action or "",
             )
         )

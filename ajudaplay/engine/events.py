@@ -54,6 +54,7 @@ class TaskResult:
     item: Any = None  # loop item, when looping
     handler: bool = False
     error: str = ""  # message when failed/unreachable
+    action: str = ""  # the task's action (deploy, rollback, ...); "" for results the engine makes (the lock)
 
 
 @dataclass(frozen=True)

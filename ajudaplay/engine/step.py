@@ -109,6 +109,7 @@ class _Reporter:
                 item=item,
                 handler=self.handler,
                 error=error,
+                action=self.task.action or "",
             )
         )
 

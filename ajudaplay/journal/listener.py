@@ -149,8 +149,8 @@ class JournalListener:
         with immediate(conn):
             conn.execute(
                 "INSERT INTO results (run_id, play, task, target, status, changed, duration, "
-                "started_at, diff, msg, item, handler, rolled_back) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "started_at, diff, msg, item, handler, rolled_back, action) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.run_id,
                     event.play,
@@ -165,6 +165,7 @@ class JournalListener:
                     None if event.item is None else _json(event.item),
                     int(event.handler),
                     int(result.rolled_back),
+                    event.action or None,
                 ),
             )
             conn.executemany(

@@ -7,12 +7,12 @@ deploy and rollback steps per environment (the run's inventory) and service;
 
 What the journal records, and so what a step is here:
 - a *move* is a task result of a non-check run whose diff holds "<service>
-  image: BEFORE -> AFTER" (what deploy and rollback write on every mode); the
-  results table does not record the action, so
-- a move is a *rollback* when AFTER is an image the service ran before on that
-  target of that environment (an earlier move's BEFORE, or the AFTER of an
-  earlier move that succeeded) and it was not an atomic undo: `rollback`, or a
-  deploy of an older version; every other move is a *deploy*;
+  image: BEFORE -> AFTER" (what deploy and rollback write on every mode);
+- a move is a *rollback* when its step's action was `rollback` (journal schema
+  3 records it); in results journaled before that, when AFTER is an image the
+  service ran before on that target of that environment (an earlier move's
+  BEFORE, or the AFTER of an earlier move that succeeded) and it was not an
+  atomic undo; every other move is a *deploy*;
 - a deploy's outcome is `rolled_back` when the result says an atomic deploy was
   undone (results.rolled_back), `failed` when its status is a failure or a
   later step of the same run on the same target failed before the next move
@@ -55,6 +55,7 @@ class Move:
     ended: float
     status: str
     undone: bool  # an atomic deploy that was rolled back (results.rolled_back)
+    action: str | None = None  # the step's action as journaled (None in journals older than schema 3)
     kind: Kind = "deploy"
     outcome: DeployOutcome = "succeeded"
     later_failure: bool = False  # a later step of the same run on the same target failed
@@ -97,7 +98,7 @@ def _image_changes(diff: str) -> dict[str, tuple[str | None, str | None]]:
 
 
 _RESULTS = (
-    "SELECT r.run_id, runs.inventory, r.target, r.status, r.diff, r.rolled_back, r.started_at, r.duration "
+    "SELECT r.run_id, runs.inventory, r.target, r.status, r.diff, r.rolled_back, r.started_at, r.duration, {action} "
     "FROM results r JOIN runs ON runs.id = r.run_id WHERE runs.check_mode = 0 {where} "
     "AND (r.diff LIKE '% image: %' OR r.status IN ({failed})) "  # moves, and the failures that follow them
     "ORDER BY r.run_id, r.target, r.id"
@@ -116,17 +117,19 @@ def read_moves(path: Path, environment: str | None = None, timeout: float = DEFA
     try:
         where, params = ("AND runs.inventory = ?", (environment,)) if environment else ("", ())
         failed = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
-        rows = conn.execute(_RESULTS.format(where=where, failed=failed), params).fetchall()
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+        action = "r.action" if "action" in columns else "NULL"  # a journal not yet migrated to schema 3
+        rows = conn.execute(_RESULTS.format(where=where, failed=failed, action=action), params).fetchall()
     except sqlite3.Error as exc:
         raise describe(path, exc, timeout) from exc
     finally:
         conn.close()
     moves: list[Move] = []
     last: dict[tuple[str, str], list[Move]] = {}  # (run, target) -> the moves of its latest moving step
-    for run_id, env, target, status, diff, undone, started, duration in rows:
+    for run_id, env, target, status, diff, undone, started, duration, action in rows:
         changes = _image_changes(diff or "")
         step = [Move(str(env), service, str(target), str(run_id), before, after, float(started),
-                     float(started) + float(duration), str(status), bool(undone))
+                     float(started) + float(duration), str(status), bool(undone), action)
                 for service, (before, after) in changes.items() if undone or before != after]
         if step:
             last[(run_id, target)] = step
@@ -144,7 +147,9 @@ def _classify(moves: list[Move]) -> None:
     ran: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for move in moves:
         seen = ran[(move.environment, move.target, move.service)]
-        if not move.undone and move.after is not None and move.after in seen:
+        if move.action in ("deploy", "rollback"):
+            move.kind = "rollback" if move.action == "rollback" else "deploy"
+        elif not move.undone and move.after is not None and move.after in seen:
             move.kind = "rollback"
         move.outcome = "rolled_back" if move.undone else ("succeeded" if move.ok else "failed")
         if move.before is not None:

@@ -72,6 +72,11 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ALTER TABLE runs ADD COLUMN last_step TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    (
+        # which action a result is (deploy, rollback, ...): what delivery metrics count, instead of inferring it
+        "result action",
+        ("ALTER TABLE results ADD COLUMN action TEXT",),
+    ),
 )
 
 _CREATE_TABLE = (

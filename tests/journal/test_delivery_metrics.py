@@ -346,3 +346,36 @@ def test_an_inventory_path_means_its_name(journaled: Journaled, capsys: pytest.C
     got = samples(capsys.readouterr().out)
     assert got['ajudaplay_deployments_total{environment="other",service="api",outcome="succeeded"}'] == 1
     assert not [k for k in got if 'environment="test"' in k]
+
+
+def test_the_journaled_action_decides_deploy_or_rollback_and_older_journals_are_still_read(tmp_path: Path) -> None:
+    """Deploying an older image again is a deploy (the journal records each result's action since schema 3);
+    a journal written before that (no action column) is still read, and there the images decide."""
+    project = Project(tmp_path)
+    project.state.mkdir()
+    fake = {"state_dir": str(project.state), "images": {"api": "app:1"}}
+    project.write("inventory/test.yml", f"targets:\n  t1:\n    fake: {json.dumps(fake)}\n    services: {{api: {{}}}}\n")
+    project.write("back.yml", "- hosts: all\n  tasks:\n"
+                  "    - {name: forward, deploy: {service: api, image: 'app:2'}}\n"
+                  "    - {name: back again, deploy: {service: api, image: 'app:1'}}\n")
+    done = project.run("run", "back.yml", "-i", "inventory/test.yml", timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    path = project.root / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    try:
+        actions = [row[0] for row in conn.execute("SELECT action FROM results WHERE diff LIKE '% image: %' ORDER BY id")]
+    finally:
+        conn.close()
+    assert actions == ["deploy", "deploy"]
+    m = compute(read_moves(path, "test"))[("test", "api")]
+    assert (m.deployments["succeeded"], m.rollbacks) == (2, 0)
+
+    conn = sqlite3.connect(path)
+    try:  # the journal as schema 2 wrote it: no action column, no third migration
+        conn.execute("ALTER TABLE results DROP COLUMN action")
+        conn.execute("DELETE FROM _migrations WHERE version = 3")
+        conn.commit()
+    finally:
+        conn.close()
+    m = compute(read_moves(path, "test"))[("test", "api")]
+    assert (m.deployments["succeeded"], m.rollbacks) == (1, 1)  # app:2 -> app:1 goes back to an image it ran

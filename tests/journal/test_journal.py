@@ -94,7 +94,7 @@ def test_migrations_are_recorded_and_reopen_is_idempotent(tmp_path: Path) -> Non
     Journal.open(path).close()
     Journal.open(path).close()
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version, name FROM _migrations").fetchall() == [(1, "initial"), (2, "run owner")]
+    assert conn.execute("SELECT version, name FROM _migrations").fetchall() == [(1, "initial"), (2, "run owner"), (3, "result action")]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.execute("INSERT INTO _migrations VALUES (?, 'future', 0)", (len(MIGRATIONS) + 1,))
     conn.commit()
