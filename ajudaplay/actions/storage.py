@@ -43,6 +43,9 @@ _DISK = ('df -P -k "$1"; echo "@@ajudaplay-rc $?"; echo "@@ajudaplay-du"; du -s 
 # The root must be its own real path (no symlink on the way). One line per match:
 # file<TAB>mtime<TAB>size<TAB>path, link<TAB>0<TAB>0<TAB>path, or odd<TAB>0<TAB>0<TAB>why for a name with a newline.
 _LIST = r'''root=$1; shift
+for tool in find stat readlink rm dirname head; do
+  command -v $tool >/dev/null 2>&1 || { echo "@@ajudaplay-notool $tool"; exit 0; }
+done
 [ -d "$root" ] || { echo "@@ajudaplay-nodir"; exit 0; }
 real=$(readlink -f "$root")
 [ "$real" = "$root" ] || { echo "@@ajudaplay-notreal $real"; exit 0; }
@@ -242,6 +245,10 @@ def run_disk(ctx: ActionContext, args: Any) -> Result:
 # cleanup -------------------------------------------------------------------------------------
 def parse_listing(stdout: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], str | None]:
     """The listing script's output -> (files {path, mtime, size}, skipped {path, reason}, refusal or None)."""
+    for line in stdout.splitlines():
+        if line.startswith("@@ajudaplay-notool "):
+            return [], [], (f"cannot be cleaned: the image has no {line.split(' ', 1)[1]!r} "
+                            "(cleanup needs find, stat, readlink, rm, dirname and head in the service)")
     if "@@ajudaplay-nodir" in stdout:
         return [], [], "is not a folder in the service"
     for line in stdout.splitlines():

@@ -271,3 +271,14 @@ def test_compose_mounts_from_docker_inspect() -> None:
         ("/app/data", "volume", "p_data", False), ("/etc/app", "bind", None, True), ("/run", "tmpfs", None, False)]
     assert found[0]["source"] == "/var/lib/docker/volumes/p_data/_data" and found[0]["container"] == "p_api_1"
     assert parse_mounts("not json", "c") == [] and parse_mounts("null", "c") == []
+
+
+def test_an_image_without_readlink_is_refused_before_anything_is_removed(tmp_path: Path, tree: tuple[Path, Path]) -> None:
+    root, _ = tree
+    tools = tmp_path / "bin"  # GNU tools, one by one (busybox sh finds its own applets whatever PATH says)
+    tools.mkdir()
+    for tool in ("sh", "find", "stat", "rm", "dirname", "head"):
+        (tools / tool).symlink_to(str(shutil.which(tool)))
+    with pytest.raises(TargetError, match="the image has no 'readlink'"):
+        cleanup(context(str(tools)), root)
+    assert (root / "a.log").exists()
