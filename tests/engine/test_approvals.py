@@ -174,6 +174,12 @@ def test_a_terminal_no_fails_every_waiting_target_and_stops_the_play(project: Pr
                           term.seen)) == 2
     assert "Go on here?" not in term.seen and "ran after" not in term.seen
     assert deploys(project) == []
+    run_id = re.findall(r"details: ajudaplay show ([0-9a-f]+)", term.seen)[-1]
+    shown = json.loads(project.run("show", run_id, "--json").stdout)
+    refused = {r["target"]: (r["status"], r["msg"]) for r in shown["results"] if r["task"] == "approve"}
+    assert set(refused) == {"a", "b"}
+    assert all(status == "failed" and re.fullmatch(r"not confirmed by \S+ on the terminal: Deploy api to production\?", msg)
+               for status, msg in refused.values()), refused
 
 
 def test_check_mode_asks_nothing_and_says_what_it_would_ask(project: Project) -> None:
