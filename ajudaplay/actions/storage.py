@@ -309,13 +309,13 @@ def _run_command(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
                             "skipped_files": [], "check": ctx.step.check}
     change = Change(f"{service} cleanup", None, command)
     if ctx.step.check:
-        return Result(changed=True, data=data, msg=f"would run {command!r} in {service}", changes=[change])
+        return Result(changed=True, data=data, msg=f"would run {command!r} in {service}", changes=[change], show=True)
     out = _exec(ctx, "cleanup", service, ["sh", "-c", command], _timeout("cleanup", a), really=False)
     data.update({k: out.get(k) for k in ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines")})
     if out.get("rc") != 0:
         detail = str(out.get("stderr") or out.get("stdout") or "").strip()[-300:]
         return Result(failed=True, data=data, msg=f"{command!r} in {service} exited {out.get('rc')}: {detail}")
-    return Result(changed=True, data=data, msg=f"ran {command!r} in {service}", changes=[change])
+    return Result(changed=True, data=data, msg=f"ran {command!r} in {service}", changes=[change], show=True)
 
 
 def _run_files(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
