@@ -124,7 +124,7 @@ class RunContext:
     def confirm(self, question: str) -> str:
         """Ask the operator (ajudaplay/confirm.py); who said yes, else NotConfirmed."""
         from ajudaplay.confirm import confirmer
-        return confirmer(self.options.assume_yes, self.holder.user)(question)
+        return confirmer(self.options.assume_yes, self.holder.user, self.interrupted)(question)
 
     # cancellation ----------------------------------------------------------
     def new_cancel(self, target: str = "") -> threading.Event:

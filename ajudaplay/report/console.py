@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from ajudaplay.engine.events import (
     Event,
@@ -130,6 +130,12 @@ class ConsoleReporter:
         self._header_for: tuple[str, str] | None = None
         self._failures: list[TaskResult] = []
         self._broken = False
+        self._asking = False  # a question is on the terminal (confirm, restore): no live line over it
+        self._unhook: Callable[[], None] = lambda: None
+        if self._use_live:
+            from ajudaplay.confirm import on_question
+
+            self._unhook = on_question(self._question)
 
     # Listener ------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -146,7 +152,17 @@ class ConsoleReporter:
     def close(self) -> None:
         """Stop the live status line (it must not outlive the run)."""
         with self._lock:
+            self._unhook()
             self._stop_live()
+
+    def _question(self, is_open: bool) -> None:
+        """A question opens or closes on the terminal: the live line goes away meanwhile, then comes back."""
+        with self._lock:
+            self._asking = is_open
+            if is_open:
+                self._stop_live()
+            elif not self._broken:
+                self._refresh_live()
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -342,7 +358,7 @@ class ConsoleReporter:
         self._waits_shown = tuple(
             (target, *self._waits[target]) for target in sorted(self._waits) if target in self._running
         )
-        if not self._use_live or not isinstance(self._out, RichLines):  # a terminal always has RichLines
+        if not self._use_live or self._asking or not isinstance(self._out, RichLines):  # a terminal: RichLines
             return
         if not self._running:
             self._stop_live()
