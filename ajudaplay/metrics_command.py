@@ -10,7 +10,6 @@ target or the inventory: `-i ENV` only filters runs by their inventory name.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "environment_name", "parse_address", "parse_window", "run", "text"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s))+$")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -50,10 +47,11 @@ def _invalid(message: str, hint: str) -> Exception:
 
 def parse_window(value: str) -> float:
     """A Go duration (30m, 1h, 1h30m, 90s) -> seconds; InvalidInput otherwise."""
-    text = str(value).strip()
-    if _DURATION.match(text) is None:
+    from ajudaplay.actions.durations import duration
+
+    seconds = duration(str(value))
+    if seconds is None:
         raise _invalid(f"--failure-window: {value!r} is not a duration", "write it like 30m, 1h, 1h30m or 90s")
-    seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", text))
     if seconds <= 0:
         raise _invalid(f"--failure-window: {value!r} must be longer than 0s", "for example --failure-window 1h")
     return seconds

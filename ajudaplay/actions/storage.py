@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.durations import duration
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["register", "mount_point", "parse_df", "parse_du", "parse_listing", "plan_removal", "older_than_minutes", "safe_path"]
 
 _DF = re.compile(r"^(?P<fs>.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+(?P<pct>\d+|-)%?\s+(?P<mount>/.*)$")
-_AGE = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
-_AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 BATCH = 200  # paths per removal exec: well under any ARG_MAX
 MAX_CHANGES = 50  # removed files listed one by one in the step's diff; the rest counted
 
@@ -102,10 +101,9 @@ def older_than_minutes(value: Any) -> int | None:
     """`older_than` (7d, 12h, 30m, 1d12h) -> whole minutes for `find -mmin +N`; None when not given."""
     if value is None or value == "":
         return None
-    text = str(value).strip()
-    if not re.fullmatch(r"(?:\d+(?:\.\d+)?(?:d|h|m|s))+", text):
+    seconds = duration(str(value))
+    if seconds is None:
         raise TargetError(f"cleanup.older_than: {value!r} is not a duration like 7d, 12h or 30m")
-    seconds = sum(float(n) * _AGE_UNITS[u] for n, u in _AGE.findall(text))
     if seconds < 60:
         raise TargetError(f"cleanup.older_than: {value!r} is shorter than a minute (find -mmin counts minutes)")
     return int(seconds // 60)
