@@ -98,18 +98,24 @@ def _bool(action: str, a: dict[str, Any], key: str, default: bool) -> bool:
     raise TargetError(f"{action}.{key}: expected true or false, got {value!r}")
 
 
-def _step(action: str, ctx: ActionContext, a: dict[str, Any]) -> StepContext:
-    """The step context, with the action's own `timeout` (seconds) when given."""
+def timeout_seconds(action: str, a: dict[str, Any]) -> float | None:
+    """The action's own `timeout` (seconds > 0), None when not given."""
     value = a.get("timeout")
     if value is None or value == "":
-        return ctx.step
+        return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = -1.0
     if seconds <= 0:
         raise TargetError(f"{action}.timeout: expected a number of seconds > 0, got {value!r}")
-    return dataclasses.replace(ctx.step, timeout=seconds)
+    return seconds
+
+
+def _step(action: str, ctx: ActionContext, a: dict[str, Any]) -> StepContext:
+    """The step context, with the action's own `timeout` (seconds) when given."""
+    seconds = timeout_seconds(action, a)
+    return ctx.step if seconds is None else dataclasses.replace(ctx.step, timeout=seconds)
 
 
 def _local(ctx: ActionContext, action: str, key: str, value: Any) -> Path:

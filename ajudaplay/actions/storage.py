@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry
 from ajudaplay.actions.durations import duration
+from ajudaplay.actions.service import timeout_seconds
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
@@ -139,19 +140,6 @@ def _exec(ctx: ActionContext, action: str, service: str, argv: list[str], timeou
         raise TargetError(str(exc)) from exc
 
 
-def _timeout(action: str, a: dict[str, Any]) -> float | None:
-    value = a.get("timeout")
-    if value is None or value == "":
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if seconds <= 0:
-        raise TargetError(f"{action}.timeout: expected a number of seconds > 0, got {value!r}")
-    return seconds
-
-
 # disk ----------------------------------------------------------------------------------------
 def parse_df(text: str) -> dict[str, Any] | None:
     """`df -P -k` output (GNU or busybox) -> {filesystem, size_kb, used_kb, available_kb, percent, mount}; None if unreadable."""
@@ -209,7 +197,7 @@ def run_disk(ctx: ActionContext, args: Any) -> Result:
 
     a = _args("disk", args)
     service, path = _service("disk", a), safe_path("disk", a.get("path"))
-    out = _exec(ctx, "disk", service, ["sh", "-c", _DISK, "ajudaplay-disk", path], _timeout("disk", a))
+    out = _exec(ctx, "disk", service, ["sh", "-c", _DISK, "ajudaplay-disk", path], timeout_seconds("disk", a))
     stdout, stderr = str(out.get("stdout") or ""), str(out.get("stderr") or "")
     df_text, _, rest = stdout.partition("@@ajudaplay-du")
     du_text, _, mounts = rest.partition("@@ajudaplay-mounts")
@@ -308,7 +296,7 @@ def _run_command(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
     change = Change(f"{service} cleanup", None, command)
     if ctx.step.check:
         return Result(changed=True, data=data, msg=f"would run {command!r} in {service}", changes=[change], show=True)
-    out = _exec(ctx, "cleanup", service, ["sh", "-c", command], _timeout("cleanup", a), really=False)
+    out = _exec(ctx, "cleanup", service, ["sh", "-c", command], timeout_seconds("cleanup", a), really=False)
     data.update({k: out.get(k) for k in ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines")})
     if out.get("rc") != 0:
         detail = str(out.get("stderr") or out.get("stdout") or "").strip()[-300:]
@@ -322,7 +310,7 @@ def _run_files(ctx: ActionContext, service: str, a: dict[str, Any]) -> Result:
 
     path = safe_path("cleanup", a.get("path"))
     minutes, pattern, keep = older_than_minutes(a.get("older_than")), _pattern(a.get("pattern")), _keep_last(a.get("keep_last"))
-    timeout = _timeout("cleanup", a)
+    timeout = timeout_seconds("cleanup", a)
     predicates = (["-name", pattern] if pattern is not None else []) + (["-mmin", f"+{minutes}"] if minutes is not None else [])
     out = _exec(ctx, "cleanup", service, ["sh", "-c", _LIST, "ajudaplay-cleanup", path, *predicates], timeout)
     stdout = str(out.get("stdout") or "")

@@ -5,37 +5,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from tests.database.e2e import Run
 
 
 @dataclass
-class TriageRun:
-    rc: int
-    stdout: str
-    stderr: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return self.stdout + self.stderr
-
-    def _one(self, task: str) -> dict[str, Any]:
-        found = [e for e in self.events if e.get("event") == "task_result" and e.get("task") == task]
-        assert len(found) == 1, f"{len(found)} results of {task!r}:\n{self.text}"
-        return found[0]
-
-    def data(self, task: str) -> dict[str, Any]:
-        data: dict[str, Any] = self._one(task).get("data") or {}
-        return data
-
-    def status(self, task: str) -> str:
-        return str(self._one(task)["status"])
+class TriageRun(Run):
+    """A finished run (tests/database/e2e.py's Run: exit code, output, JSON events) plus its verdict."""
 
     def verdict(self, target: str, service: str = "api") -> str:
         """The Summary line without its "<target> <service>: " prefix."""
-        msg = str(self._one("Summary").get("msg") or "")
+        found = [e for e in self.events if e.get("event") == "task_result" and e.get("task") == "Summary"]
+        assert len(found) == 1, f"{len(found)} results of 'Summary':\n{self.text}"
+        msg = str(found[0].get("msg") or "")
         prefix = f"{target} {service}: "
         assert msg.startswith(prefix), msg
         return msg[len(prefix):]
