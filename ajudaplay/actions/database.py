@@ -106,6 +106,13 @@ def run_db_check(ctx: ActionContext, args: Any) -> Result:
     from ajudaplay.outcomes import to_result
 
     a = _args("db_check", args)
+    if _bool("db_check", a, "if_present", False):
+        from ajudaplay.database.locate import databases_of
+        from ajudaplay.results import Result
+
+        service = _service("db_check", a)
+        if service in ctx.target.spec.services and not databases_of(ctx.target.spec, service):
+            return Result(skipped=True, msg=f"{service} has no database in the inventory: nothing to check")
     data, place = _place(ctx, "db_check", a)
     quick = _bool("db_check", a, "quick", False)
     return to_result(db_check(_step("db_check", ctx, a), data, place.db, quick))

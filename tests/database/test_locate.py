@@ -72,3 +72,25 @@ def test_a_malformed_database_is_said_where_it_is(tmp_path: Path, database: str,
 def test_an_unknown_store_type_is_refused_by_the_schema(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="backup_store"):
         load(tmp_path, "backup_store: {type: ftp, path: /x}\ntargets:\n  t1: {fake: {}}\n")
+
+
+def test_db_check_if_present_skips_a_service_without_a_database_and_nothing_else(tmp_path: Path) -> None:
+    """Procedures that run on every service (triage-latency.yml) ask `if_present: true`: a service with no
+    database in the inventory is skipped; one with a database is checked; an unknown service still fails."""
+    from ajudaplay.actions.base import ActionContext
+    from ajudaplay.actions.database import run_db_check
+    from ajudaplay.targets.base import StepContext
+    from ajudaplay.targets.fake import FakeTarget
+
+    target = FakeTarget(load(tmp_path).targets["cluster"])
+    ctx = ActionContext(target=target, step=StepContext(run_id="r"), vars={}, render=lambda value: value)
+    skipped = run_db_check(ctx, {"service": "web", "if_present": True})
+    assert skipped.skipped and "web has no database in the inventory" in skipped.msg
+    with pytest.raises(TargetError, match="has no database in the inventory"):
+        run_db_check(ctx, {"service": "web"})  # without it, the missing key is an error naming the key
+    with pytest.raises(TargetError, match="no service 'nope'"):
+        run_db_check(ctx, {"service": "nope", "if_present": True})
+    from ajudaplay.targets.workspace import FileMissing
+
+    with pytest.raises(FileMissing, match="/app/data/ajudadorabot.db does not exist"):
+        run_db_check(ctx, {"service": "api", "if_present": True})  # it has one: checked (the fake has no file)
