@@ -59,7 +59,7 @@ def build_parser() -> Parser:
     run.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: tracebacks)")
     run.add_argument("--start-at-step", "--start-at-task", metavar="NAME", help="skip tasks until the one with this name")
     run.add_argument("--step", action="store_true", help="ask before each task (terminal only): y/n/c")
-    run.add_argument("-f", "--forks", type=int, default=None, metavar="N", help="targets in parallel (default 20)")
+    run.add_argument("-f", "--forks", type=int, default=None, metavar="N", help="targets in parallel (default: 10 per CPU, 5 to 200, within the open-file limit)")
     run.add_argument("--yes", action="store_true", help="answer yes to every confirmation (restore, approvals)")
     run.add_argument("--lock-wait", type=at_least(0, float), default=0.0, metavar="SECONDS",
                      help="wait this long for a held lock")
