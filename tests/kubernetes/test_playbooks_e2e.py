@@ -71,8 +71,6 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 def test_deploy_history_rollback_twice_and_to_revision(cluster: Cluster, tmp_path: Path) -> None:
     inv = write_inventory(tmp_path / "inv.yml", cluster.kubeconfig, cluster.namespace)
     cluster.deployment("api", API_V1)
-    for name in ("twin",):
-        cluster.deployment(name, API_V1)
     out = ok(run("deploy.yml", inv, "-e", f"image={API_V2}", "--output", "json"))
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     statuses = {(e["task"], e["target"]): e["status"] for e in events if e["event"] == "task_result"}
@@ -81,16 +79,13 @@ def test_deploy_history_rollback_twice_and_to_revision(cluster: Cluster, tmp_pat
     assert image(cluster) == API_V2
     ok(run("deploy.yml", inv, "-e", "version=v3"))
     assert image(cluster) == API_V3
-    for img in (API_V2, API_V3):
-        cluster.kubectl("set", "image", "deployment/twin", f"api={img}")
-        cluster.kubectl("rollout", "status", "deployment/twin", "--timeout=60s")
     assert cluster.revisions("api") == [(1, API_V1), (2, API_V2), (3, API_V3)]
 
-    for _ in range(2):  # rollback twice in a row == kubectl rollout undo twice
-        ok(run("rollback.yml", inv))
-        cluster.kubectl("rollout", "undo", "deployment/twin")
-        cluster.kubectl("rollout", "status", "deployment/twin", "--timeout=60s")
-        assert cluster.revisions("api") == cluster.revisions("twin")
+    # rollback twice in a row: what `kubectl rollout undo` twice leaves (test_rollouts.py compares the two
+    # side by side on a twin Deployment; here the playbook's path, with kubectl's known answer)
+    ok(run("rollback.yml", inv))
+    assert image(cluster) == API_V2 and cluster.revisions("api") == [(1, API_V1), (3, API_V3), (4, API_V2)]
+    ok(run("rollback.yml", inv))
     assert image(cluster) == API_V3 and cluster.revisions("api") == [(1, API_V1), (4, API_V2), (5, API_V3)]
 
     ok(run("rollback.yml", inv, "-e", "revision=1"))
