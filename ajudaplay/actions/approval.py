@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ajudaplay.actions.base import ActionContext, ActionSpec, Registry
+from ajudaplay.actions.base import ActionContext, ActionSpec, Registry, same_environment
 from ajudaplay.confirm import NotConfirmed
 from ajudaplay.errors import TargetError
 from ajudaplay.targets.base import Result
@@ -141,7 +141,7 @@ CHECK_RUN_WINDOW = 3600.0  # a --check run of the target this recent is shown in
 def last_check_run(ctx: ActionContext) -> dict[str, Any] | None:
     """The newest `--check` run that touched this target in the last hour (the journal), if any."""
     for run in ctx.recent_runs(ctx.target.name, time.time() - CHECK_RUN_WINDOW):
-        if run.get("check"):
+        if run.get("check") and same_environment(ctx, run):
             return run
     return None
 

@@ -37,6 +37,13 @@ class ActionContext:
 ActionFn = Callable[[ActionContext, Any], "Result"]
 
 
+def same_environment(ctx: ActionContext, run: Mapping[str, Any]) -> bool:
+    """Whether a journaled run (ActionContext.recent_runs) was of this run's inventory: one team journal
+    holds several environments, whose targets may have the same names."""
+    environment = ctx.vars.get("inventory_name")
+    return not environment or run.get("inventory") in (None, environment)
+
+
 def from_service(args: Any) -> bool:
     """`from:` names the service (or a template that may): the step runs inside it (http, dns)."""
     return isinstance(args, dict) and args.get("from") not in (None, "", "controller")

@@ -15,7 +15,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
-from ajudaplay.actions.base import ActionSpec, Registry
+from ajudaplay.actions.base import ActionSpec, Registry, same_environment
 from ajudaplay.actions.durations import since_seconds
 from ajudaplay.errors import InvalidInput, NotApplicable, TargetError
 
@@ -135,11 +135,10 @@ def run_changes(ctx: ActionContext, args: Any) -> Result:
     since = now - window
     warnings: list[str] = []
     runs = []
-    environment = ctx.vars.get("inventory_name")
     for run in ctx.recent_runs(ctx.target.name, since):
         if run.get("run_id") == ctx.step.run_id or run.get("check"):
             continue  # this very run, and check-mode runs, changed nothing
-        if environment and run.get("inventory") not in (None, environment):
+        if not same_environment(ctx, run):
             continue  # a target of the same name in another environment (one team journal)
         moves = [m for m in run.get("revisions") or [] if m.get("service") == service]
         if not moves and not run.get("changed"):

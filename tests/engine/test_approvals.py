@@ -288,3 +288,21 @@ def test_ctrl_c_while_the_question_waits_ends_the_run_at_once(project: Project, 
     assert len(re.findall(r"interrupted: \[[ab]\] interrupted while waiting for the answer", term.seen)) == 2
     assert "still running" not in term.seen
     assert project.locks() == [] and deploys(project) == []
+
+
+def test_the_check_run_shown_is_one_of_this_inventory() -> None:
+    """One team journal holds several environments whose targets share names: a --check run of staging's
+    `cluster` is not what production's confirm quotes."""
+    from ajudaplay.actions.approval import last_check_run
+    from ajudaplay.actions.base import ActionContext
+    from ajudaplay.errors import Mark
+    from ajudaplay.inventory.model import TargetSpec
+    from ajudaplay.targets.base import StepContext
+    from ajudaplay.targets.fake import FakeTarget
+
+    runs = [{"run_id": "s1", "inventory": "staging", "check": True}, {"run_id": "p1", "inventory": "prod", "check": True}]
+    spec = TargetSpec(name="cluster", kind="fake", mark=Mark("inventory.yml", 1, 1), connection={}, services={"api": {}})
+    ctx = ActionContext(target=FakeTarget(spec), step=StepContext(run_id="r"), vars={"inventory_name": "prod"},
+                        render=lambda value: value, recent_runs=lambda target, since: runs)
+    found = last_check_run(ctx)
+    assert found is not None and found["run_id"] == "p1"
