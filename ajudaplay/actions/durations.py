@@ -24,13 +24,13 @@ def duration(text: str) -> float | None:
     return sum(float(n) * DURATION_UNITS[u] for n, u in _PART.findall(text))
 
 
-def since_seconds(value: Any) -> int | None:
+def since_seconds(value: Any, name: str = "logs.since") -> int | None:
     """`since` as kubectl takes it (a Go duration: 10m, 1h, 1h30m, 45s; or 2d) -> whole seconds, rounded up."""
     if value is None or value == "":
         return None
     seconds = duration(str(value))
     if seconds is None:
-        raise TargetError(f"logs.since: {value!r} is not a duration like 10m, 1h or 1h30m (as kubectl logs --since)")
+        raise TargetError(f"{name}: {value!r} is not a duration like 10m, 1h or 1h30m (as kubectl logs --since)")
     if seconds <= 0:
-        raise TargetError(f"logs.since: {value!r} must be longer than 0s")
+        raise TargetError(f"{name}: {value!r} must be longer than 0s")
     return max(1, int(-(-seconds // 1)))

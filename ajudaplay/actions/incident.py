@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry, same_environment
 from ajudaplay.actions.durations import since_seconds
+from ajudaplay.actions.service import _args, _ops, _service  # the service actions' argument rules
 from ajudaplay.errors import InvalidInput, NotApplicable, TargetError
 
 if TYPE_CHECKING:
     from ajudaplay.actions.base import ActionContext
     from ajudaplay.outcomes import EnvironmentOutcome, RevisionList
-    from ajudaplay.targets.base import Result, ServiceOps
+    from ajudaplay.targets.base import Result
 
 __all__ = ["register"]
 
@@ -37,17 +38,6 @@ def register(registry: Registry) -> None:
                                  description="Recent changes of a service: journal runs and target revisions."))
 
 
-def _service(action: str, args: Any) -> str:
-    value = args.get("service") if isinstance(args, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        raise TargetError(f"{action}.service: required, the name of a service in the inventory (e.g. api)")
-    return value.strip()
-
-
-def _ops(ctx: ActionContext, verb: str) -> ServiceOps:
-    from ajudaplay.targets.base import service_ops
-
-    return service_ops(ctx.target, verb)
 
 
 def expected_names(ctx: ActionContext, service: str) -> list[str]:
@@ -66,7 +56,7 @@ def run_environment(ctx: ActionContext, args: Any) -> Result:
     """environment: {service}; names, refs, expected and missing; runs in check mode too."""
     from ajudaplay.outcomes import to_result
 
-    service = _service("environment", args)
+    service = _service("environment", _args("environment", args))
     expected = expected_names(ctx, service)
     try:
         answered = _ops(ctx, "environment").environment(ctx.step, service)
@@ -85,10 +75,7 @@ def run_environment(ctx: ActionContext, args: Any) -> Result:
 
 # changes -----------------------------------------------------------------------------
 def _window(args: dict[str, Any]) -> int:
-    try:
-        seconds = since_seconds(args.get("since") or DEFAULT_SINCE)
-    except TargetError as exc:
-        raise TargetError(str(exc).replace("logs.since", "changes.since")) from exc
+    seconds = since_seconds(args.get("since") or DEFAULT_SINCE, "changes.since")
     assert seconds is not None
     return seconds
 
@@ -129,7 +116,7 @@ def run_changes(ctx: ActionContext, args: Any) -> Result:
     """changes: {service, since}; the journal's runs and the target's revisions inside the window."""
     from ajudaplay.results import Result as Plain
 
-    service = _service("changes", args)
+    service = _service("changes", _args("changes", args))
     window = _window(args if isinstance(args, dict) else {})
     now = time.time()
     since = now - window

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ajudaplay.actions.base import ActionSpec, Registry, from_service
+from ajudaplay.actions.service import _args, _service  # the service actions' argument rules
 from ajudaplay.errors import InvalidInput, TargetError
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ def _dns_inside(args: Any) -> bool:
     return from_service(args)
 
 
-def _service(action: str, args: Any) -> str:
-    if not isinstance(args, dict):
-        raise TargetError(f"{action}: expected a mapping of arguments, got {type(args).__name__}")
-    value = args.get("service")
-    if not isinstance(value, str) or not value.strip():
-        raise TargetError(f"{action}.service: required, the name of a service in the inventory (e.g. api)")
-    return value.strip()
-
-
 def inventory_hosts(ctx: ActionContext, service: str) -> list[str]:
     """The inventory's `services.<service>.hosts` for this target (a name or a list of names)."""
     mapping = ctx.target.spec.services.get(service)
@@ -62,7 +54,7 @@ def run_endpoints(ctx: ActionContext, args: Any) -> Result:
     from ajudaplay.outcomes import to_result
     from ajudaplay.targets.base import service_ops
 
-    service = _service("endpoints", args)
+    service = _service("endpoints", _args("endpoints", args))
     try:
         result = service_ops(ctx.target, "endpoints").endpoints(ctx.step, service)
     except InvalidInput as exc:
@@ -130,7 +122,7 @@ def run_dns(ctx: ActionContext, args: Any) -> Result:
     if origin not in ("controller", "service", "both"):
         raise TargetError(f"dns.from: expected controller, service or both, got {origin!r}")
     if origin != "controller":
-        service = _service("dns", args)
+        service = _service("dns", _args("dns", args))
     try:
         timeout = float(args.get("timeout") or 5)
     except (TypeError, ValueError):
