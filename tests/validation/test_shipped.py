@@ -56,3 +56,34 @@ def test_validate_folder_with_inventory(tmp_path: Path, shipped: Registry) -> No
     assert "ok.yml" not in text
     assert len(found) == 2
     assert validate([tmp_path / "missing"], shipped, None, RunOptions()).diagnostics[0].message.endswith("no such file or folder")
+
+
+CLEANUP_PATHS = """\
+- hosts: all
+  tasks:
+    - cleanup:
+        service: api
+        path: /app/logs/../../etc
+    - cleanup: {service: api, path: /}
+    - cleanup: {service: api, path: //}
+    - cleanup: {service: api, path: logs}
+    - cleanup: {service: api, path: /app/./logs}
+    - cleanup: {service: api, path: "{{ logs_dir }}"}
+    - cleanup: {service: api, path: /app/logs/}
+    - cleanup: {service: api, path: /app/..logs/a.b}
+    - cleanup: {service: api}
+"""
+
+
+def test_validate_refuses_a_cleanup_path_run_would_refuse(tmp_path: Path, shipped: Registry) -> None:
+    """`validate` says what `run` would: '..', '.', '/' and relative paths, at their line and column."""
+    path = tmp_path / "clean.yml"
+    path.write_text(CLEANUP_PATHS)
+    found = validate([path], shipped, None, RunOptions()).diagnostics
+    said = {str(d.mark).rsplit("clean.yml:", 1)[1]: d.message for d in found}
+    assert list(said) == ["5:15", "6:37", "7:37", "8:37", "9:37"], found
+    assert said["5:15"] == ("expected an absolute path in the container without '.' or '..' parts, other than '/', "
+                            "got string '/app/logs/../../etc'")
+    assert [d.path for d in found][:2] == ["plays[0].tasks[0].cleanup.path", "plays[0].tasks[1].cleanup.path"]
+    for where, value in (("6:37", "'/'"), ("7:37", "'//'"), ("8:37", "'logs'"), ("9:37", "'/app/./logs'")):
+        assert said[where].endswith(f"got string {value}"), said
